@@ -1,0 +1,254 @@
+"""The read-only KASKAD-1-MT client: one poll cycle, decoded into a Reading in fixed integer units.
+
+A field changes only when a reply passed every check; it remembers when it was last confirmed
+and reads as None once older than the maximum age ("a missing value is better than a stale one").
+The meter generation comes from the role byte of the ping reply (and 0x30's board id for newer
+meters); each quantity has a preferred request form per generation and a fallback used when the
+meter refuses the first one.
+"""
+
+from kaskad import mirtek
+
+# Reading fields, in fixed units
+ENERGY_T1 = 0  # Wh, T1..T4 at 0..3
+TOTAL = 4  # Wh, sum of the tariffs in use
+VOLTAGE = 5  # 0.01 V
+CURRENT = 6  # mA
+POWER = 7  # 0.01 W
+BATTERY = 8  # %
+FIELD_COUNT = 9
+FIELD_NAMES = ("energy_t1_wh", "energy_t2_wh", "energy_t3_wh", "energy_t4_wh", "total_wh",
+               "voltage_cv", "current_ma", "power_cw", "battery_pct")
+
+# Request forms, remembered per meter once one works
+_FORM_OLD = 0
+_FORM_NEW = 1
+_FORM_NONE = 2  # the meter refused every form: stop asking until the next identity read
+
+_ENERGY_TYPE_ACTIVE_IMPORT = b"\x00"
+_PHASE_1 = b"\x01"
+_INSTANT_GROUP_0 = b"\x00"
+_FIELD_SERIAL = b"\x01"
+_FIELD_MADE = b"\x02"
+
+
+class Reading:
+    """The meter's values with the time each was last confirmed (ms on the firmware clock)."""
+
+    def __init__(self):
+        self.values = [None] * FIELD_COUNT
+        self.confirmed_ms = [None] * FIELD_COUNT
+        self.address = None
+        self.serial = None
+        self.made = None
+        self.generation = mirtek.GEN_UNKNOWN
+        self.firmware_version = None
+        self.flags_a = None
+        self.flags_b = None
+        self.ok = False  # the last poll confirmed every field it asked for
+
+    def set(self, field, value, now_ms):
+        self.values[field] = value
+        self.confirmed_ms[field] = now_ms
+
+    def get(self, field, now_ms, max_age_ms):
+        """The field's value, or None when unknown or older than max_age_ms."""
+        confirmed = self.confirmed_ms[field]
+        if confirmed is None or now_ms - confirmed > max_age_ms:
+            return None
+        return self.values[field]
+
+    def is_stale(self, field, now_ms, max_age_ms):
+        confirmed = self.confirmed_ms[field]
+        return confirmed is not None and now_ms - confirmed > max_age_ms
+
+    def forget(self):
+        """Drop everything: after an address change the values belong to another meter."""
+        self.__init__()
+
+
+class MeterClient:
+    """Polls one meter through an OpticalLink; reports each failed step through ``report(what)``."""
+
+    def __init__(self, link, clock, address, report):
+        self.link = link
+        self._clock = clock
+        self.report = report
+        self.reading = Reading()
+        self.address = address  # the setter initialises the per-meter state
+
+    @property
+    def address(self):
+        return self._address
+
+    @address.setter
+    def address(self, value):
+        """A new address is a new meter: forget its values, identity and request forms."""
+        self._address = value
+        self.reading.forget()
+        self.reading.address = value
+        self._identity_done = False
+        self._energy_form = _FORM_OLD
+        self._instant_form = _FORM_OLD
+        self._current_form = _FORM_OLD
+
+    def poll(self):
+        """One cycle; returns True when every step succeeded. Never raises a reply error."""
+        reading = self.reading
+        reading.ok = False
+        if not self._step(self._ping, "ping"):
+            return False  # the meter is not there: the other steps would only time out
+        ok = True
+        if not self._identity_done:
+            ok = self._step(self._identity, "identity") and ok
+        ok = self._step(self._energy, "energy") and ok
+        ok = self._step(self._battery, "battery") and ok
+        if reading.generation == mirtek.GEN_OLD or self._instant_form != _FORM_NEW:
+            ok = self._step(self._voltage, "voltage") and ok
+            if reading.generation == mirtek.GEN_OLD:
+                ok = self._step(self._power, "power") and ok
+            ok = self._step(self._current, "current") and ok
+        else:
+            ok = self._step(self._instant, "instant values") and ok
+        reading.ok = ok
+        return ok
+
+    def _step(self, action, name):
+        try:
+            action()
+            return True
+        except mirtek.ReplyError as error:
+            self.report("%s: %s" % (name, error.what))
+            return False
+
+    def _ask(self, command, data=b""):
+        lengths = mirtek.reply_lengths(command, len(data), self.reading.generation)
+        reply = self.link.exchange(self._address, command, data, lengths)
+        reading = self.reading
+        reading.flags_a = self.link.flags_a
+        reading.flags_b = self.link.flags_b
+        return reply
+
+    def _ping(self):
+        reply = self._ask(mirtek.CMD_PING)
+        if mirtek.u16(reply, 2) != self._address:
+            raise mirtek.ReplyError("ping: meter reports address %d" % mirtek.u16(reply, 2))
+        self.reading.firmware_version = mirtek.u16(reply, 0)
+        if self.reading.generation == mirtek.GEN_UNKNOWN:
+            self._learn_generation(self.link.role)
+
+    def _learn_generation(self, role):
+        """Old meters have role < 0x32; for newer ones 0x30's board id tells transitional from
+        new (§4.0). Sets the request forms to try first."""
+        generation = mirtek.generation_from_role(role)
+        if generation == mirtek.GEN_UNKNOWN:
+            try:
+                generation = mirtek.generation_from_board_id(self._ask(mirtek.CMD_INFO)[0])
+            except mirtek.MeterRefused:
+                pass
+            if generation == mirtek.GEN_UNKNOWN:
+                self.report("info: board id unknown, treating the meter as transitional")
+                generation = mirtek.GEN_TRANSITIONAL
+        self.reading.generation = generation
+        form = _FORM_OLD if generation == mirtek.GEN_OLD else _FORM_NEW
+        self._energy_form = form
+        self._instant_form = form
+
+    def _identity(self):
+        """Serial number and date of manufacture (0x0A), once per meter; meters made before 2015
+        refuse it, and then both stay unknown."""
+        reading = self.reading
+        try:
+            reading.serial = mirtek.factory_string(self._ask(mirtek.CMD_FACTORY_STRING, _FIELD_SERIAL), 31)
+            reading.made = mirtek.factory_string(self._ask(mirtek.CMD_FACTORY_STRING, _FIELD_MADE), 31)
+        except mirtek.MeterRefused as refusal:
+            self.report("identity: %s; serial and date stay unknown" % refusal.what)
+        self._identity_done = True
+
+    def _energy(self):
+        if self._energy_form == _FORM_NONE:
+            return
+        form = self._energy_form
+        try:
+            self._energy_in_form(form)
+        except mirtek.MeterRefused as refusal:
+            other = _FORM_NEW if form == _FORM_OLD else _FORM_OLD
+            self.report("energy: %s; trying the other form" % refusal.what)
+            try:
+                self._energy_in_form(other)
+            except mirtek.MeterRefused:
+                self._energy_form = _FORM_NONE
+                raise
+            self._energy_form = other
+
+    def _energy_in_form(self, form):
+        now = self._clock.now_ms()
+        reading = self.reading
+        if form == _FORM_OLD:  # 26 bytes: sum, cfg, kd, role, factor(3), T1..T4 (§4.3)
+            reply = self._ask(mirtek.CMD_ENERGY)
+            config, total_at, tariffs_at = reply[4], 0, 10
+        else:  # 30 bytes: type, cfg, VT(2), CT(2), grand total, sum, T1..T4
+            reply = self._ask(mirtek.CMD_ENERGY, _ENERGY_TYPE_ACTIVE_IMPORT)
+            config, total_at, tariffs_at = reply[1], 10, 14
+        reading.set(TOTAL, mirtek.energy_wh(mirtek.u32(reply, total_at), config), now)
+        for tariff in range(4):
+            raw = mirtek.u32(reply, tariffs_at + 4 * tariff)
+            reading.set(ENERGY_T1 + tariff, mirtek.energy_wh(raw, config), now)
+
+    def _battery(self):
+        reply = self._ask(mirtek.CMD_BATTERY)
+        percent = mirtek.battery_pct(reply[0], reply[1])
+        if percent is None:
+            raise mirtek.ReplyError("battery: %d months left of %d makes no sense" % (reply[1], reply[0]))
+        self.reading.set(BATTERY, percent, self._clock.now_ms())
+
+    def _voltage(self):
+        reply = self._ask(mirtek.CMD_VOLTAGE, _PHASE_1)
+        self._check_phase(reply)
+        self.reading.set(VOLTAGE, mirtek.u16(reply, 1), self._clock.now_ms())
+
+    def _power(self):
+        """Old meters: u24 one-minute average, decimals of kW from the config byte after it."""
+        reply = self._ask(mirtek.CMD_POWER)
+        self.reading.set(POWER, mirtek.power_cw(mirtek.u24(reply, 0), reply[3]), self._clock.now_ms())
+
+    def _current(self):
+        if self._current_form == _FORM_NONE:
+            return
+        try:
+            reply = self._ask(mirtek.CMD_CURRENT, _PHASE_1)
+        except mirtek.MeterRefused:
+            self._current_form = _FORM_NONE  # some old meters lack 0x2C: stop asking
+            raise
+        self._check_phase(reply)
+        current = mirtek.u16(reply, 1) if len(reply) == 3 else mirtek.u24(reply, 1)
+        self.reading.set(CURRENT, current, self._clock.now_ms())
+
+    def _instant(self):
+        """0x2B group 0: several values at once; refused -> fall back to 0x29 and 0x2C."""
+        try:
+            reply = self._ask(mirtek.CMD_INSTANT, _INSTANT_GROUP_0)
+        except mirtek.MeterRefused as refusal:
+            self._instant_form = _FORM_OLD
+            self.report("instant values: %s; falling back to 0x29/0x2C" % refusal.what)
+            self._voltage()
+            self._current()
+            return
+        if reply[0] != 0:
+            raise mirtek.ReplyError("instant values: group %d, expected 0" % reply[0])
+        now = self._clock.now_ms()
+        reading = self.reading
+        if len(reply) == 30:  # new: P(3) in W at 5, voltage A at 15, current A (3 bytes) at 21
+            reading.set(POWER, mirtek.u24(reply, 5) * 100, now)
+            reading.set(VOLTAGE, mirtek.u16(reply, 15), now)
+            reading.set(CURRENT, mirtek.u24(reply, 21), now)
+        else:  # transitional, 25 or 28 bytes: voltage A at 13, current A at 19 (2 or 3 bytes).
+            # Its 2-byte power has no stated unit (§4.11): it is not published.
+            reading.set(VOLTAGE, mirtek.u16(reply, 13), now)
+            current = mirtek.u16(reply, 19) if len(reply) == 25 else mirtek.u24(reply, 19)
+            reading.set(CURRENT, current, now)
+
+    @staticmethod
+    def _check_phase(reply):
+        if reply[0] != 1:
+            raise mirtek.ReplyError("reply for phase %d, asked for phase 1" % reply[0])
