@@ -1,0 +1,275 @@
+"""MIRTEK framing against the protocol document's own vectors (shared/protocols/mirtek.md §7, §8).
+
+The vectors were computed by an independent implementation and cross-checked against the
+reference firmware's C builder and a third-party frame; none of them comes from this code.
+"""
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from kaskad import mirtek
+
+
+def wire(text):
+    return bytes.fromhex(text)
+
+
+def request(address, command, data=b""):
+    buf = bytearray(mirtek.MAX_WIRE)
+    size = mirtek.encode_request(buf, address, command, data)
+    return bytes(buf[:size])
+
+
+def receive(stream):
+    """Feed a byte stream to a FrameReceiver; return the list of (result, body) it produced."""
+    receiver = mirtek.FrameReceiver()
+    out = []
+    for value in stream:
+        result = receiver.feed(value)
+        if result != mirtek.FEED_MORE:
+            out.append((result, bytes(receiver.body[: receiver.length])))
+    return out
+
+
+def test_crc8_check_value():
+    assert mirtek.crc8(b"123456789") == 0xE1
+
+
+def test_crc8_third_party_frame():
+    # MarkKoshelev/Mirtek_GW: 73 55 20 00 76 2A 09 FF 1C 00 00 00 00 31 55
+    frame = wire("7355200076 2A09FF1C00000000 3155")
+    assert mirtek.crc8(frame, 2, len(frame) - 2) == 0x31
+
+
+DOC_REQUESTS = [
+    (mirtek.CMD_PING, b"", "73 55 20 00 8D 4E FF FF 01 00 00 00 00 D6 55"),
+    (mirtek.CMD_ENERGY, b"", "73 55 20 00 8D 4E FF FF 05 00 00 00 00 AE 55"),
+    (mirtek.CMD_CONFIGURE, b"", "73 55 20 00 8D 4E FF FF 10 00 00 00 00 81 55"),
+    (mirtek.CMD_BATTERY, b"", "73 55 20 00 8D 4E FF FF 1E 00 00 00 00 35 55"),
+    (mirtek.CMD_POWER, b"", "73 55 20 00 8D 4E FF FF 2D 00 00 00 00 CC 55"),
+    (mirtek.CMD_VOLTAGE, b"\x01", "73 55 21 00 8D 4E FF FF 29 00 00 00 00 01 AA 55"),
+    (mirtek.CMD_CURRENT, b"\x01", "73 55 21 00 8D 4E FF FF 2C 00 00 00 00 01 0B 55"),
+    (mirtek.CMD_FACTORY_STRING, b"\x01", "73 55 21 00 8D 4E FF FF 0A 00 00 00 00 01 70 55"),
+    (mirtek.CMD_FACTORY_STRING, b"\x02", "73 55 21 00 8D 4E FF FF 0A 00 00 00 00 02 22 55"),
+    (mirtek.CMD_FACTORY_STRING, b"\x03", "73 55 21 00 8D 4E FF FF 0A 00 00 00 00 03 8B 55"),
+    (mirtek.CMD_FACTORY_STRING, b"\x04", "73 55 21 00 8D 4E FF FF 0A 00 00 00 00 04 86 55"),
+    (mirtek.CMD_FACTORY_STRING, b"\x05", "73 55 21 00 8D 4E FF FF 0A 00 00 00 00 05 2F 55"),
+    (mirtek.CMD_INFO, b"", "73 55 20 00 8D 4E FF FF 30 00 00 00 00 13 55"),
+    (mirtek.CMD_ENERGY, b"\x00", "73 55 21 00 8D 4E FF FF 05 00 00 00 00 00 93 55"),
+    (mirtek.CMD_INSTANT, b"\x00", "73 55 21 00 8D 4E FF FF 2B 00 00 00 00 00 34 55"),
+]
+
+
+@pytest.mark.parametrize("command,data,expected", DOC_REQUESTS)
+def test_requests_match_the_document(command, data, expected):
+    assert request(20109, command, data) == wire(expected)
+
+
+def test_stuffing_of_the_address():
+    # 29525 = 0x7355: its little-endian bytes 55 73 are both escaped
+    assert request(29525, mirtek.CMD_PING) == wire("73 55 20 00 73 11 73 22 FF FF 01 00 00 00 00 89 55")
+
+
+def test_stuffing_of_the_crc_byte():
+    assert request(22, mirtek.CMD_PING) == wire("73 55 20 00 16 00 FF FF 01 00 00 00 00 73 22 55")
+
+
+@pytest.mark.parametrize("command", [c for c in range(256) if c not in mirtek.READ_ONLY])
+def test_every_other_command_is_refused(command):
+    buf = bytearray(mirtek.MAX_WIRE)
+    with pytest.raises(mirtek.RefusedCommand):
+        mirtek.encode_request(buf, 20109, command, b"")
+    with pytest.raises(mirtek.RefusedCommand):
+        mirtek.encode_request(buf, 20109, command, b"\x01")
+    assert buf == bytearray(mirtek.MAX_WIRE)  # nothing was built
+
+
+@pytest.mark.parametrize("address", [0, 65535, 65536, -1])
+def test_broadcast_and_out_of_range_addresses_are_refused(address):
+    with pytest.raises(mirtek.RefusedCommand):
+        request(address, mirtek.CMD_PING)
+
+
+def test_read_only_command_with_a_write_sized_payload_is_refused():
+    # 0x2D with 5 bytes would be ReadEnergyOnHour; 0x0A with 2 bytes is no documented form
+    for command, data in ((mirtek.CMD_POWER, b"\x00" * 5), (mirtek.CMD_FACTORY_STRING, b"\x01\x02"),
+                          (mirtek.CMD_PING, b"\x00")):
+        with pytest.raises(mirtek.RefusedCommand):
+            request(20109, command, data)
+
+
+def test_the_allowlist_holds_only_documented_read_commands():
+    # §5 lists the commands that write; none of them may ever be on the allowlist
+    writes = {0x02, 0x03, 0x04, 0x06, 0x12, 0x13, 0x14, 0x16, 0x19, 0x1D, 0x1F, 0x21, 0x23, 0x2E,
+              0x36, 0x38, 0x3A, 0x3B, 0x3C, 0x49, 0x4A, 0x4B, 0x4E, 0x51, 0x53, 0x55, 0x56, 0x60, 0x28}
+    assert not writes & set(mirtek.READ_ONLY)
+    assert set(mirtek.READ_ONLY) <= {0x01, 0x05, 0x0A, 0x10, 0x1E, 0x29, 0x2C, 0x2D, 0x30, 0x1C, 0x2B,
+                                     0x37, 0x4F, 0x15, 0x18, 0x20, 0x22, 0x24, 0x25, 0x26, 0x2A, 0x2F}
+
+
+# Synthetic replies of §8 (invented values, decoded by the document)
+REPLY_ENERGY = wire("73 55 1A 00 FF FF 8D 4E 05 00 00 00 00 D8 E1 02 00 92 0A 30 01 00 00 40 E2 01 00 "
+                    "98 FF 00 00 00 00 00 00 00 00 00 00 58 55")
+REPLY_VOLTAGE = wire("73 55 03 00 FF FF 8D 4E 29 00 00 00 00 01 CB 59 60 55")
+REPLY_CURRENT = wire("73 55 03 00 FF FF 8D 4E 2C 00 00 00 00 01 E1 10 78 55")
+REPLY_POWER = wire("73 55 05 00 FF FF 8D 4E 2D 00 00 00 00 5A 00 00 92 0A 8B 55")
+REPLY_ERROR = wire("73 55 00 00 FF FF 8D 4E 2D 30 00 00 04 97 55")
+REPLY_STUFFED_PING = wire("73 55 04 00 FF FF 8D 4E 01 00 00 00 00 73 11 73 22 8D 4E C9 55")
+
+
+def reply_data(stream, command, lengths):
+    (result, body), = receive(stream)
+    assert result == mirtek.FEED_FRAME
+    n = mirtek.check_reply(body, len(body), 20109, command, lengths)
+    return body[mirtek.HEADER_LEN: mirtek.HEADER_LEN + n]
+
+
+def test_energy_reply_decodes_to_the_documented_values():
+    data = reply_data(REPLY_ENERGY, mirtek.CMD_ENERGY, mirtek.reply_lengths(mirtek.CMD_ENERGY, 0, mirtek.GEN_OLD))
+    config = data[4]
+    assert config == 0x92 and mirtek.decimals(config) == 2
+    assert mirtek.energy_wh(mirtek.u32(data, 10), config) == 1234560  # T1 1234.56 kWh
+    assert mirtek.energy_wh(mirtek.u32(data, 14), config) == 654320  # T2 654.32 kWh
+    assert mirtek.energy_wh(mirtek.u32(data, 0), config) == 1888880  # total 1888.88 kWh
+
+
+def test_voltage_current_power_replies():
+    assert mirtek.u16(reply_data(REPLY_VOLTAGE, mirtek.CMD_VOLTAGE, (3,)), 1) == 22987  # 229.87 V
+    assert mirtek.u16(reply_data(REPLY_CURRENT, mirtek.CMD_CURRENT, (3, 4)), 1) == 4321  # 4.321 A
+    power = reply_data(REPLY_POWER, mirtek.CMD_POWER, (5,))
+    assert mirtek.power_cw(mirtek.u24(power, 0), power[3]) == 90000  # 0.90 kW = 900.00 W
+
+
+def test_error_reply_is_a_refusal_with_its_meaning():
+    (result, body), = receive(REPLY_ERROR)
+    with pytest.raises(mirtek.MeterRefused) as caught:
+        mirtek.check_reply(body, len(body), 20109, mirtek.CMD_POWER, (5,))
+    assert caught.value.code == 4
+    assert "wrong data length" in caught.value.what
+    assert body[7] == 0x30  # role byte
+
+
+def test_unstuffing_of_data_bytes():
+    data = reply_data(REPLY_STUFFED_PING, mirtek.CMD_PING, (4,))
+    assert mirtek.u16(data, 0) == 0x7355 and mirtek.u16(data, 2) == 20109
+
+
+def test_echo_is_recognised_as_a_request():
+    (result, body), = receive(request(20109, mirtek.CMD_PING))
+    assert mirtek.frame_is_request(body, len(body))
+    with pytest.raises(mirtek.ReplyError, match="direction"):
+        mirtek.check_reply(body, len(body), 20109, mirtek.CMD_PING, (0,))
+
+
+@pytest.mark.parametrize("mutate,expected", [
+    (lambda b: b[:-1] + bytes([b[-1] ^ 1]), "CRC"),
+    (lambda b: b, None),
+])
+def test_crc_is_checked(mutate, expected):
+    (result, body), = receive(REPLY_VOLTAGE)
+    body = mutate(body)
+    if expected:
+        with pytest.raises(mirtek.ReplyError, match=expected):
+            mirtek.check_reply(body, len(body), 20109, mirtek.CMD_VOLTAGE, (3,))
+    else:
+        assert mirtek.check_reply(body, len(body), 20109, mirtek.CMD_VOLTAGE, (3,)) == 3
+
+
+def test_foreign_address_command_and_length_are_rejected():
+    (result, body), = receive(REPLY_VOLTAGE)
+    with pytest.raises(mirtek.ReplyError, match="address"):
+        mirtek.check_reply(body, len(body), 20110, mirtek.CMD_VOLTAGE, (3,))
+    with pytest.raises(mirtek.ReplyError, match="command"):
+        mirtek.check_reply(body, len(body), 20109, mirtek.CMD_CURRENT, (3, 4))
+    with pytest.raises(mirtek.ReplyError, match="data length"):
+        mirtek.check_reply(body, len(body), 20109, mirtek.CMD_VOLTAGE, (4,))
+
+
+def test_bad_escape_and_torn_frames():
+    assert receive(wire("73 55 03 00 73 41 55")) == [(mirtek.FEED_BAD_ESCAPE, bytes([0x03, 0x00]))]
+    # a frame cut short by a new start: only the complete second frame comes out
+    torn = REPLY_VOLTAGE[:9] + REPLY_VOLTAGE
+    assert receive(torn) == receive(REPLY_VOLTAGE)
+    # noise before and after a frame is ignored
+    assert receive(wire("00 FF 73 73 12") + REPLY_VOLTAGE + wire("73 00")) == receive(REPLY_VOLTAGE)
+
+
+def test_a_frame_without_stop_byte_is_too_long():
+    results = receive(wire("73 55") + bytes(range(1, 60)))
+    assert results[0][0] == mirtek.FEED_TOO_LONG
+
+
+@pytest.mark.parametrize("total,remaining,pct", [(120, 60, 50), (3, 2, 67), (3, 1, 33), (8, 1, 13),
+                                                 (200, 1, 1), (200, 0, 0), (1, 1, 100), (0, 0, None),
+                                                 (10, 11, None)])
+def test_battery_percent_rounds_half_up(total, remaining, pct):
+    assert mirtek.battery_pct(total, remaining) == pct
+
+
+@given(st.integers(1, 255), st.integers(0, 255))
+def test_battery_percent_matches_exact_rounding(total, remaining):
+    from fractions import Fraction
+    pct = mirtek.battery_pct(total, remaining)
+    if remaining > total:
+        assert pct is None
+    else:
+        exact = Fraction(remaining * 100, total)
+        assert pct == int(exact + Fraction(1, 2))  # half up
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 255))
+def test_energy_and_power_units_follow_the_config_byte(raw, config):
+    from fractions import Fraction
+    places = config & 3
+    assert mirtek.energy_wh(raw, config) == Fraction(raw, 10 ** places) * 1000
+    assert mirtek.power_cw(raw, config) == Fraction(raw, 10 ** places) * 100000
+
+
+@given(st.integers(1, 65534), st.sampled_from(sorted(mirtek.READ_ONLY)), st.binary(max_size=1))
+def test_requests_are_well_formed_and_read_back(address, command, data):
+    if len(data) not in mirtek.READ_ONLY[command]:
+        return
+    frame = request(address, command, data)
+    body_stream = frame[2:-1]
+    assert frame[:2] == b"\x73\x55" and frame[-1] == 0x55
+    assert 0x55 not in body_stream  # a raw 0x55 inside would end the frame early
+    for i, value in enumerate(body_stream):
+        if value == 0x73:
+            assert body_stream[i + 1] in (0x11, 0x22)
+    (result, body), = receive(frame)
+    assert result == mirtek.FEED_FRAME
+    assert body[0] == 0x20 | len(data) and body[4:6] == b"\xff\xff" and body[6] == command
+    assert body[2] | body[3] << 8 == address
+    assert body[11:-1] == data and mirtek.crc8(body, 0, len(body) - 1) == body[-1]
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=200))
+def test_any_byte_stream_is_survived(stream):
+    for result, body in receive(stream):
+        assert len(body) <= mirtek.MAX_BODY
+        if result == mirtek.FEED_FRAME:
+            try:
+                mirtek.check_reply(body, len(body), 20109, mirtek.CMD_PING, (4,))
+            except mirtek.ReplyError:
+                pass
+
+
+def test_reply_lengths_follow_the_document_table():
+    lengths = mirtek.reply_lengths
+    assert lengths(mirtek.CMD_ENERGY, 0, mirtek.GEN_OLD) == (26,)
+    assert lengths(mirtek.CMD_ENERGY, 1, mirtek.GEN_NEW) == (30,)
+    assert lengths(mirtek.CMD_CONFIGURE, 0, mirtek.GEN_TRANSITIONAL) == (8, 9)
+    assert lengths(mirtek.CMD_CONFIGURE, 0, mirtek.GEN_NEW) == (19,)
+    assert lengths(mirtek.CMD_INFO, 0, mirtek.GEN_NEW) == (28, 31)
+    assert lengths(mirtek.CMD_INSTANT, 1, mirtek.GEN_OLD) == ()
+    assert lengths(mirtek.CMD_INSTANT, 1, mirtek.GEN_TRANSITIONAL) == (25, 28)
+    assert set(lengths(mirtek.CMD_INFO, 0, mirtek.GEN_UNKNOWN)) == {27, 28, 31}
+
+
+def test_factory_string_is_trimmed_and_ascii_only():
+    data = bytes([1]) + b"3171112520109".ljust(30, b"\x00")
+    assert mirtek.factory_string(data, 31) == "3171112520109"
+    padded = bytes([2]) + b" 04.10.2017 ".ljust(30, b"\x00")
+    assert mirtek.factory_string(padded, 31) == "04.10.2017"
+    assert mirtek.factory_string(bytes([1]) + b"\xff" * 30, 31) is None
