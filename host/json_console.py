@@ -1,0 +1,51 @@
+"""A console sink for the PC runner's --json mode: one JSON object per line.
+
+The contract other tools rely on:
+  {"type": "reading", "t": s, "address": n, "energy_wh": [t1, t2, t3, t4], "total_wh": n,
+   "voltage_cv": n, "current_ma": n, "power_cw": n, "battery_pct": n, "serial": "...",
+   "made": "...", "generation": "old|transitional|new", "flags": {...}, "stale": [...]}
+  {"type": "error", "t": s, "what": "..."}
+  {"type": "info", "t": s, "text": "..."}
+null where unknown, or older than KASKAD_MAX_AGE_SECONDS. "t" is seconds since start.
+"""
+
+import json
+import sys
+
+from kaskad import console, meter, mirtek
+
+
+class JsonSink:
+    def __init__(self, out=None):
+        self.out = out or sys.stdout
+
+    def _emit(self, obj):
+        self.out.write(json.dumps(obj) + "\n")
+        self.out.flush()
+
+    def reading(self, now_ms, reading, max_age_ms, fields):
+        def value(field):
+            return reading.get(field, now_ms, max_age_ms)
+
+        self._emit({
+            "type": "reading",
+            "t": now_ms / 1000,
+            "address": reading.address,
+            "energy_wh": [value(meter.ENERGY_T1 + i) for i in range(4)],
+            "total_wh": value(meter.TOTAL),
+            "voltage_cv": value(meter.VOLTAGE),
+            "current_ma": value(meter.CURRENT),
+            "power_cw": value(meter.POWER),
+            "battery_pct": value(meter.BATTERY),
+            "serial": reading.serial,
+            "made": reading.made,
+            "generation": mirtek.GENERATION_NAMES[reading.generation],
+            "flags": {name: console.flag_value(reading, index, bit) for name, index, bit in mirtek.FLAGS},
+            "stale": [meter.FIELD_NAMES[f] for f in fields if reading.is_stale(f, now_ms, max_age_ms)],
+        })
+
+    def error(self, now_ms, what):
+        self._emit({"type": "error", "t": now_ms / 1000, "what": what})
+
+    def info(self, now_ms, text):
+        self._emit({"type": "info", "t": now_ms / 1000, "text": text})

@@ -1,0 +1,81 @@
+"""Run the firmware on this PC: the board's unchanged code.py against a simulated KASKAD-1-MT
+(or a real meter on a serial port), in real time.
+
+    python host/run.py [--serial PORT] [--seconds N] [--settings FILE] [--nvm FILE] [--json]
+
+The simulated meter answers at the address settings.toml names (20109 when none is set).
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import boot  # noqa: E402
+
+boot.add_paths()
+
+import _cpos  # noqa: E402
+import _harness  # noqa: E402
+from kaskad import console  # noqa: E402
+from kaskad_sim.meter import SimMeter  # noqa: E402
+from kaskad_sim.wire import SimWire  # noqa: E402
+
+DEFAULT_ADDRESS = 20109
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--serial", metavar="PORT", help="the meter is on this serial port (a USB optical probe or a pty)")
+    parser.add_argument("--seconds", type=float, help="stop after this many seconds")
+    parser.add_argument("--settings", metavar="FILE", default=os.path.join(boot.ROOT, "settings.toml"),
+                        help="use FILE as the board's settings.toml")
+    parser.add_argument("--nvm", metavar="FILE", help="keep the board's NVM in FILE across runs")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line instead of text")
+    return parser.parse_args(argv)
+
+
+def setting(name):
+    """A value from the settings file as the board would read it, for wiring the simulation."""
+    try:
+        return _cpos.getenv(name)
+    except Exception:
+        return None
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not os.path.exists(args.settings):
+        sys.exit("no settings file at %s" % args.settings)
+    _harness.reset(realtime=True)
+    _harness.set_settings_path(args.settings)
+    if args.nvm and hasattr(_harness, "set_nvm_file"):
+        _harness.set_nvm_file(args.nvm)
+    if args.seconds is not None:
+        _harness.clock().stop_at_ns = int(args.seconds * 1e9)
+    tx = setting("KASKAD_UART_TX")
+    rx = setting("KASKAD_UART_RX")
+    tx = tx if isinstance(tx, str) else "TX"
+    rx = rx if isinstance(rx, str) else "RX"
+    if args.serial:
+        _harness.attach_serial(args.serial)
+    else:
+        address = setting("KASKAD_METER_ADDRESS")
+        if not isinstance(address, int) or not 1 <= address <= 65534:
+            address = DEFAULT_ADDRESS
+        _harness.attach_far_end(tx, rx, SimWire(SimMeter(address=address)))
+    if args.json:
+        from json_console import JsonSink
+
+        console.set_sink(JsonSink())
+    try:
+        boot.run_code_py()
+    except _harness.HostStop:
+        pass
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
