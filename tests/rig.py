@@ -1,0 +1,40 @@
+"""A simulated board on a test bench: the stand-in UART on TX/RX, the independent meter model at the
+other end of the optical path, and the firmware's clock on the virtual time module."""
+
+import _cptime
+import _harness
+import board
+import busio
+
+from kaskad.clock import Clock
+from kaskad.link import OpticalLink
+from kaskad.meter import MeterClient
+from kaskad_sim.frame import decode_frame, split_frames
+from kaskad_sim.meter import SimMeter
+from kaskad_sim.wire import SimWire
+
+BAUD = 9600
+CHAR_NS = 10 * 1_000_000_000 // BAUD
+
+
+class Rig:
+    def __init__(self, echo=True, retries=2, reply_timeout_ms=1000, meter_class=SimMeter, **meter_state):
+        self.vclock = _harness.reset()
+        meter_state.setdefault("address", 20109)
+        self.meter = meter_class(**meter_state)
+        self.wire = SimWire(self.meter, baudrate=BAUD, echo=echo)
+        _harness.attach_far_end("TX", "RX", self.wire)
+        self.uart = busio.UART(board.TX, board.RX, baudrate=BAUD, timeout=0, receiver_buffer_size=256)
+        self.clock = Clock(_cptime)
+        self.link = OpticalLink(self.uart, self.clock, BAUD, reply_timeout_ms, retries=retries)
+        self.errors = []
+        self.client = MeterClient(self.link, self.clock, self.meter.address, self.errors.append)
+
+    def sent_commands(self):
+        """Every request that left the board, decoded independently of the firmware: (dst, command, data)."""
+        stream = b"".join(data for _, data in self.wire.tx_log)
+        out = []
+        for frame in split_frames(stream):
+            decoded = decode_frame(frame)
+            out.append((decoded.dst, decoded.command, bytes(decoded.data)))
+        return out

@@ -1,0 +1,177 @@
+"""The meter client against the independent meter model: every generation, every decimal point,
+fallbacks, staleness, address changes, and the audit of every byte that left the board."""
+
+import random
+
+import pytest
+
+from kaskad import meter, mirtek
+from kaskad_sim.frame import decode_frame
+from kaskad_sim.meter import SimMeter
+from rig import Rig
+
+MINUTE_MS = 60_000
+
+
+def published(rig, max_age_ms=5 * MINUTE_MS):
+    now = rig.clock.now_ms()
+    return [rig.client.reading.get(field, now, max_age_ms) for field in range(meter.FIELD_COUNT)]
+
+
+def expected_from(sim):
+    """What the meter's registers mean in the firmware's units, computed from the document's rules."""
+    scale_wh = 10 ** (3 - sim.decimals)  # raw / 10^d kWh
+    tariffs = [raw * scale_wh for raw in sim.tariffs_raw]
+    total = sum(sim.tariffs_raw[: sim.tariffs_in_use]) * scale_wh
+    pct = (sim.battery_remaining_months * 100 * 2 + sim.battery_total_months) // (2 * sim.battery_total_months)
+    if sim.generation == "old":
+        power = sim.power_raw * 10 ** (5 - sim.decimals)  # raw / 10^d kW in 0.01 W
+    elif sim.generation == "new":
+        power = sim.power_raw * 100  # W in 0.01 W
+    else:
+        power = None  # transitional 0x2B power has no stated unit: not published
+    return tariffs + [total, sim.voltage_raw, sim.current_raw, power, pct]
+
+
+@pytest.mark.parametrize("decimals", [0, 1, 2, 3])
+def test_old_generation_poll_in_fixed_units(decimals):
+    rig = Rig(decimals=decimals, tariffs_raw=(987654321, 12345, 1, 0), power_raw=123456)
+    assert rig.client.poll(), rig.errors
+    assert published(rig) == expected_from(rig.meter)
+    reading = rig.client.reading
+    assert reading.serial == "3171112520109" and reading.made == "04.10.2017"
+    assert reading.generation == mirtek.GEN_OLD
+
+
+@pytest.mark.parametrize("generation", ["transitional", "new"])
+def test_newer_generations_use_their_forms(generation):
+    rig = Rig(generation=generation, current_3byte=True, current_raw=70123, power_raw=4321)
+    assert rig.client.poll(), rig.errors
+    assert published(rig) == expected_from(rig.meter)
+    commands = [(c, d) for _, c, d in rig.sent_commands()]
+    assert (mirtek.CMD_ENERGY, b"\x00") in commands and (mirtek.CMD_INSTANT, b"\x00") in commands
+    assert (mirtek.CMD_POWER, b"") not in commands  # 0x2D means something else on these meters
+    assert rig.client.reading.generation == (mirtek.GEN_NEW if generation == "new" else mirtek.GEN_TRANSITIONAL)
+
+
+def test_instant_values_refused_fall_back_to_voltage_and_current():
+    rig = Rig(generation="new", supports_instant=False)
+    assert rig.client.poll(), rig.errors  # every value still arrived
+    values = published(rig)
+    assert values[meter.VOLTAGE] == rig.meter.voltage_raw and values[meter.CURRENT] == rig.meter.current_raw
+    assert any("falling back" in line for line in rig.errors)
+    rig.errors.clear()
+    assert rig.client.poll(), rig.errors  # later polls go straight to the fallback
+    assert (mirtek.CMD_INSTANT, b"\x00") not in [(c, d) for _, c, d in rig.sent_commands()[-6:]]
+
+
+def test_the_current_2_and_3_byte_forms():
+    rig = Rig(current_3byte=True, current_raw=100_000)  # 100 A needs the third byte
+    assert rig.client.poll(), rig.errors
+    assert published(rig)[meter.CURRENT] == 100_000
+
+
+def test_a_meter_without_factory_strings_is_asked_once():
+    rig = Rig(supports_factory_strings=False)
+    rig.client.poll()
+    rig.client.poll()
+    reading = rig.client.reading
+    assert reading.serial is None and reading.made is None
+    asks = [c for _, c, _ in rig.sent_commands() if c == mirtek.CMD_FACTORY_STRING]
+    assert len(asks) == 1
+    assert published(rig)[meter.TOTAL] is not None
+
+
+def test_identity_is_read_once_and_again_after_an_address_change():
+    rig = Rig()
+    rig.client.poll()
+    rig.client.poll()
+    assert [c for _, c, _ in rig.sent_commands()].count(mirtek.CMD_FACTORY_STRING) == 2
+    rig.meter.address = 7943
+    rig.meter.serial = "3171112507943"
+    rig.client.address = 7943
+    assert published(rig)[meter.TOTAL] is None  # values of the old meter are gone at once
+    assert rig.client.poll(), rig.errors
+    assert rig.client.reading.serial == "3171112507943"
+    assert rig.sent_commands()[-1][0] == 7943
+
+
+def test_a_silent_meter_keeps_the_last_values_until_they_are_too_old():
+    rig = Rig()
+    assert rig.client.poll()
+    good = published(rig)
+    rig.meter.persistent_fault = "silent"
+    rig.vclock.advance_to(rig.vclock.now_ns() + 2 * MINUTE_MS * 1_000_000)
+    assert not rig.client.poll()
+    assert published(rig) == good  # kept, with their age
+    assert len(rig.errors) == 1 and "ping" in rig.errors[0] and "timeout" in rig.errors[0]
+    rig.vclock.advance_to(rig.vclock.now_ns() + 4 * MINUTE_MS * 1_000_000)
+    assert published(rig) == [None] * meter.FIELD_COUNT  # stale past the maximum age
+    now = rig.clock.now_ms()
+    assert all(rig.client.reading.is_stale(f, now, 5 * MINUTE_MS) for f in range(meter.FIELD_COUNT))
+
+
+class CorruptVoltageMeter(SimMeter):
+    """Answers every voltage request with a bad CRC, everything else correctly."""
+
+    def handle_frame(self, wire):
+        try:
+            if decode_frame(wire).command == mirtek.CMD_VOLTAGE:
+                self.inject("bad_crc")
+        except ValueError:
+            pass
+        return super().handle_frame(wire)
+
+
+def test_a_failed_step_keeps_only_that_field_old():
+    rig = Rig()
+    rig.client.poll()
+    first = rig.clock.now_ms()
+    rig.meter.__class__ = CorruptVoltageMeter
+    rig.meter.voltage_raw = 23456
+    rig.meter.battery_remaining_months = 96
+    rig.vclock.advance_to(rig.vclock.now_ns() + MINUTE_MS * 1_000_000)
+    assert not rig.client.poll()
+    reading = rig.client.reading
+    assert published(rig)[meter.VOLTAGE] == 22987  # the last confirmed value, not the new one
+    assert reading.confirmed_ms[meter.VOLTAGE] < first
+    assert published(rig)[meter.BATTERY] == 50 and reading.confirmed_ms[meter.BATTERY] > first
+    assert len(rig.errors) == 1 and rig.errors[0].startswith("voltage: CRC mismatch")
+
+
+def test_status_flags_of_every_reply_are_kept():
+    rig = Rig(flags_a=0b0010_0010, flags_b=0b0010_0000)  # M2 alternating field, P1 terminal seal, ND
+    rig.client.poll()
+    reading = rig.client.reading
+    names = {name for name, index, bit in mirtek.FLAGS
+             if (reading.flags_a if index == 1 else reading.flags_b) >> bit & 1}
+    assert names == {"magnet_ac", "seal_terminal_open", "emergency"}
+
+
+def test_only_allowlisted_commands_ever_leave_the_board():
+    """A long run with random faults, meter swaps and generations: every frame the board sent,
+    decoded by the meter model's own parser, is an allowlisted read with no broadcast."""
+    rng = random.Random(7)
+    rig = Rig()
+    generations = {"old": 0x30, "transitional": 0x90, "new": 0x90}
+    faults = ["silent", "bad_crc", "noise", "error_status", "wrong_command", "truncated", "split", None]
+    for poll in range(400):
+        fault = rng.choice(faults)
+        if fault:
+            rig.meter.inject(fault, times=rng.randint(1, 3))
+        if poll % 97 == 96:  # another meter, perhaps of another generation
+            rig.meter.generation = rng.choice(sorted(generations))
+            rig.meter.role = generations[rig.meter.generation]
+            rig.meter.address = rng.randint(1, 65534)
+            rig.client.address = rig.meter.address
+        if poll % 131 == 130:
+            rig.meter.supports_instant = not rig.meter.supports_instant
+        rig.client.poll()
+        rig.vclock.advance_to(rig.vclock.now_ns() + 60_000_000_000)
+    sent = rig.sent_commands()
+    assert len(sent) > 1500
+    assert {c for _, c, _ in sent} >= {0x01, 0x05, 0x0A, 0x1E, 0x29, 0x2B, 0x2C, 0x2D, 0x30}
+    for dst, command, data in sent:
+        assert 1 <= dst <= 65534
+        assert len(data) in mirtek.READ_ONLY[command]
+    assert rig.meter.forbidden == []
