@@ -1,0 +1,137 @@
+"""The one place where the host wires the CircuitPython stand-ins to the simulation.
+
+State is module-level, like the board's own: one clock, one set of wires, one settings file.
+Tests and the runner call ``reset()`` first; it also forgets the wiring and the settings path.
+
+Far end of a UART (see ``attach_far_end``): any object with
+    transmit(data: bytes, start_ns: int, char_ns: int) -> None
+        the board began sending ``data`` at ``start_ns``; byte i has left at start_ns+(i+1)*char_ns
+    next_arrival_ns() -> int | None
+        when the next byte towards the board arrives, or None if nothing is coming
+    pop_arrivals(until_ns: int) -> list[tuple[int, int]]
+        the (arrival_ns, byte) pairs that reached the board by ``until_ns``, oldest first
+"""
+from typing import Any, Callable, Optional
+
+from _vclock import HostSpin, HostStop, VirtualClock
+
+__all__ = [
+    "HostStop", "HostSpin", "VirtualClock", "reset", "clock", "on_reset",
+    "attach_far_end", "attach_serial", "uart_link",
+    "set_settings_path", "settings_path", "set_drive_path", "drive_path",
+    "set_serial_connected", "serial_connected", "set_cpu_uid", "cpu_uid",
+]
+
+DEFAULT_UID = bytes.fromhex("4b41534b41443031")  # 8 bytes, like the nRF52840 FICR device id
+
+_clock: VirtualClock = VirtualClock()
+_links: "dict[tuple[Optional[str], Optional[str]], tuple[str, Any]]" = {}
+_settings_path: Optional[str] = None
+_drive_path: Optional[str] = None
+_serial_connected = True
+_uid = DEFAULT_UID
+_reset_hooks: "list[Callable[[], None]]" = []
+
+
+def reset(clock: Optional[VirtualClock] = None, realtime: bool = False) -> VirtualClock:
+    """Start a fresh simulated board: a new clock (or ``clock``), no wiring, no settings file.
+
+    Every stand-in that holds hardware (claimed pins, live UARTs) is released, as at power-on.
+    Returns the clock in use.
+    """
+    global _clock, _settings_path, _drive_path, _serial_connected, _uid
+    _clock = clock if clock is not None else VirtualClock(realtime=realtime)
+    _links.clear()
+    _settings_path = None
+    _drive_path = None
+    _serial_connected = True
+    _uid = DEFAULT_UID
+    for hook in list(_reset_hooks):
+        hook()
+    return _clock
+
+
+def clock() -> VirtualClock:
+    """The clock every stand-in uses."""
+    return _clock
+
+
+def on_reset(hook: Callable[[], None]) -> None:
+    """Register ``hook`` to run on every ``reset()`` (stand-ins use it to release hardware)."""
+    if hook not in _reset_hooks:
+        _reset_hooks.append(hook)
+
+
+def _pin_key(name: Optional[str]) -> Optional[str]:
+    """Canonical name of a board pin given by any of its aliases (``"D3"`` and ``"LED"`` agree)."""
+    if name is None:
+        return None
+    import board  # the stand-in; imported late to keep this module free of cycles
+    pin = getattr(board, name)  # AttributeError for a name the board lacks, like the board
+    return pin._name
+
+
+def attach_far_end(tx_pin_name: Optional[str], rx_pin_name: Optional[str], far_end: Any) -> None:
+    """Connect ``far_end`` to a UART built on these board pins (names such as ``"TX"``, ``"RX"``).
+
+    Attach before the UART is built: it looks up its far end once, in its constructor.
+    A UART whose pins have nothing attached talks to an idle line: writes vanish, reads time out.
+    """
+    for method in ("transmit", "next_arrival_ns", "pop_arrivals"):
+        if not callable(getattr(far_end, method, None)):
+            raise TypeError("far end lacks %s()" % method)
+    _links[(_pin_key(tx_pin_name), _pin_key(rx_pin_name))] = ("sim", far_end)
+
+
+def attach_serial(port_path: str, tx_pin_name: Optional[str] = "TX",
+                  rx_pin_name: Optional[str] = "RX") -> None:
+    """Connect a UART on these pins to a real serial port through pyserial (real time).
+
+    The clock must be in realtime mode (``reset(realtime=True)``) when the UART is built.
+    """
+    _links[(_pin_key(tx_pin_name), _pin_key(rx_pin_name))] = ("serial", port_path)
+
+
+def uart_link(tx_name: Optional[str], rx_name: Optional[str]) -> "tuple[str, Any] | None":
+    """What a UART on these (canonical) pin names talks to: ("sim", far_end), ("serial", path) or None."""
+    return _links.get((tx_name, rx_name))
+
+
+def set_settings_path(path: Optional[str]) -> None:
+    """The host file that plays ``/settings.toml`` on the CIRCUITPY drive (None: no such file)."""
+    global _settings_path
+    _settings_path = path
+
+
+def settings_path() -> Optional[str]:
+    return _settings_path
+
+
+def set_drive_path(path: Optional[str]) -> None:
+    """The host directory that plays the root of the CIRCUITPY drive (for ``os.listdir``)."""
+    global _drive_path
+    _drive_path = path
+
+
+def drive_path() -> Optional[str]:
+    return _drive_path
+
+
+def set_serial_connected(connected: bool) -> None:
+    """Whether a terminal is open on the USB serial console (``supervisor.runtime.serial_connected``)."""
+    global _serial_connected
+    _serial_connected = bool(connected)
+
+
+def serial_connected() -> bool:
+    return _serial_connected
+
+
+def set_cpu_uid(uid: bytes) -> None:
+    """The chip's unique id (``microcontroller.cpu.uid``)."""
+    global _uid
+    _uid = bytes(uid)
+
+
+def cpu_uid() -> bytes:
+    return _uid

@@ -1,0 +1,112 @@
+"""Stand-in for CircuitPython's ``supervisor`` module, driven by the harness clock.
+
+Minimal: ``ticks_ms()``, ``runtime`` (``serial_connected``, ``usb_connected``,
+``serial_bytes_available``, ``run_reason``, ``autoreload``) and ``get_setting()``.
+"""
+import _cpsettings
+import _harness
+
+__all__ = ["ticks_ms", "runtime", "Runtime", "RunReason", "get_setting"]
+
+_TICKS_PERIOD = 1 << 29
+# supervisor/shared/tick.c: the count starts 65536 ms before its first wrap, so code meets the
+# wrap about 65 s after power-on.
+_TICKS_OFFSET = _TICKS_PERIOD - 0x10000
+
+
+def ticks_ms() -> int:
+    """Milliseconds since an unspecified point, wrapping at 2**29 (first wrap 65.536 s after boot)."""
+    ms = _harness.clock().poll() // 1_000_000
+    return (ms + _TICKS_OFFSET) % _TICKS_PERIOD
+
+
+class RunReason:
+    """Why CircuitPython started running this time."""
+
+    __slots__ = ("_name",)
+    _name: str
+    STARTUP: "RunReason"
+    AUTO_RELOAD: "RunReason"
+    SUPERVISOR_RELOAD: "RunReason"
+    REPL_RELOAD: "RunReason"
+
+    def __new__(cls, *args: object, **kwargs: object) -> "RunReason":
+        raise TypeError("cannot create 'RunReason' instances")
+
+    def __repr__(self) -> str:
+        return "supervisor.RunReason." + self._name
+
+
+for _rname in ("STARTUP", "AUTO_RELOAD", "SUPERVISOR_RELOAD", "REPL_RELOAD"):
+    _robj = object.__new__(RunReason)
+    _robj._name = _rname
+    setattr(RunReason, _rname, _robj)
+del _rname, _robj
+
+
+class Runtime:
+    """Current status of runtime objects; use ``supervisor.runtime``, the only instance."""
+
+    __slots__ = ("_autoreload",)
+
+    def __new__(cls, *args: object, **kwargs: object) -> "Runtime":
+        raise TypeError("cannot create 'Runtime' instances")
+
+    @property
+    def serial_connected(self) -> bool:
+        """Whether a terminal has the USB serial console open (read-only)."""
+        return _harness.serial_connected()
+
+    @property
+    def usb_connected(self) -> bool:
+        """Whether USB is enumerated (read-only); the host says so whenever the console is open."""
+        return _harness.serial_connected()
+
+    @property
+    def serial_bytes_available(self) -> int:
+        """Bytes waiting on the console input (read-only); the host console never types."""
+        return 0
+
+    @property
+    def run_reason(self) -> RunReason:
+        """Why this run started (read-only)."""
+        return RunReason.STARTUP
+
+    @property
+    def autoreload(self) -> bool:
+        """Whether CircuitPython may autoreload on workflow writes."""
+        return self._autoreload
+
+    @autoreload.setter
+    def autoreload(self, value: bool) -> None:
+        self._autoreload = bool(value)
+
+
+runtime: Runtime = object.__new__(Runtime)
+runtime._autoreload = True
+
+
+def _reset_runtime() -> None:
+    runtime._autoreload = True
+
+
+_harness.on_reset(_reset_runtime)
+
+
+def get_setting(key: str, default: object = None) -> object:
+    """Parse ``key`` in /settings.toml: a quoted string -> str, ``true``/``false`` -> bool, an
+    integer (C ``strtol`` base 0: ``42``, ``-7``, ``0x1F``, ``011`` is 9) -> int.
+
+    ``default`` when the key or the file is missing; ``ValueError`` for anything else (floats
+    included: supervisor/shared/settings.c settings_get_obj() has no float branch).
+    """
+    if not isinstance(key, (str, bytes)):
+        raise TypeError("can't convert '%s' object to str implicitly" % type(key).__name__)
+    err, value = _cpsettings.get_obj(_harness.settings_path(), key)
+    if err in (_cpsettings.ERR_OPEN, _cpsettings.ERR_NOT_FOUND):
+        return default
+    if err == _cpsettings.ERR_UNICODE:
+        raise ValueError("Invalid unicode escape")
+    if err != _cpsettings.OK:
+        raise ValueError("Invalid format")
+    return value
