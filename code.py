@@ -4,11 +4,15 @@ Builds the real hardware from settings.toml and runs the application; everything
 lib/kaskad. The PC runner (host/run.py) boots this same file against a simulated meter.
 """
 
-import os
 import time
 
 import board
 import busio
+
+try:  # CircuitPython 10.3+: typed values (os.getenv returns every value as text there)
+    from supervisor import get_setting as read_setting
+except ImportError:  # earlier versions: os.getenv returns bare integers as int
+    from os import getenv as read_setting
 
 from kaskad import console, settings
 from kaskad.app import App
@@ -30,7 +34,7 @@ def pin(name, default):
     return found
 
 
-config = settings.load(os.getenv, report)
+config = settings.load(read_setting, report)
 # 256 bytes of receive buffer hold the echo of a request and the longest reply (89 bytes) twice
 # over, so no byte is lost while the loop is busy elsewhere.
 uart = busio.UART(pin(config.uart_tx, "TX"), pin(config.uart_rx, "RX"), baudrate=config.baud,

@@ -15,8 +15,8 @@ import boot  # noqa: E402
 
 boot.add_paths()
 
-import _cpos  # noqa: E402
 import _harness  # noqa: E402
+import supervisor  # noqa: E402
 from kaskad import console  # noqa: E402
 from kaskad_sim.meter import SimMeter  # noqa: E402
 from kaskad_sim.wire import SimWire  # noqa: E402
@@ -38,8 +38,8 @@ def parse_args(argv):
 def setting(name):
     """A value from the settings file as the board would read it, for wiring the simulation."""
     try:
-        return _cpos.getenv(name)
-    except Exception:
+        return supervisor.get_setting(name)
+    except ValueError:
         return None
 
 

@@ -38,3 +38,18 @@ class Rig:
             decoded = decode_frame(frame)
             out.append((decoded.dst, decoded.command, bytes(decoded.data)))
         return out
+
+
+def expected_from(sim):
+    """What the model's registers mean in the firmware's units, by the document's rules, per field."""
+    scale_wh = 10 ** (3 - sim.decimals)  # raw / 10^d kWh
+    tariffs = [raw * scale_wh for raw in sim.tariffs_raw]
+    total = sum(sim.tariffs_raw[: sim.tariffs_in_use]) * scale_wh
+    pct = (sim.battery_remaining_months * 100 * 2 + sim.battery_total_months) // (2 * sim.battery_total_months)
+    if sim.generation == "old":
+        power = sim.power_raw * 10 ** (5 - sim.decimals)  # raw / 10^d kW in 0.01 W
+    elif sim.generation == "new":
+        power = sim.power_raw * 100  # W in 0.01 W
+    else:
+        power = None  # transitional 0x2B power has no stated unit: not published
+    return tariffs + [total, sim.voltage_raw, sim.current_raw, power, pct]

@@ -8,7 +8,7 @@ import pytest
 from kaskad import meter, mirtek
 from kaskad_sim.frame import decode_frame
 from kaskad_sim.meter import SimMeter
-from rig import Rig
+from rig import Rig, expected_from
 
 MINUTE_MS = 60_000
 
@@ -18,24 +18,9 @@ def published(rig, max_age_ms=5 * MINUTE_MS):
     return [rig.client.reading.get(field, now, max_age_ms) for field in range(meter.FIELD_COUNT)]
 
 
-def expected_from(sim):
-    """What the meter's registers mean in the firmware's units, computed from the document's rules."""
-    scale_wh = 10 ** (3 - sim.decimals)  # raw / 10^d kWh
-    tariffs = [raw * scale_wh for raw in sim.tariffs_raw]
-    total = sum(sim.tariffs_raw[: sim.tariffs_in_use]) * scale_wh
-    pct = (sim.battery_remaining_months * 100 * 2 + sim.battery_total_months) // (2 * sim.battery_total_months)
-    if sim.generation == "old":
-        power = sim.power_raw * 10 ** (5 - sim.decimals)  # raw / 10^d kW in 0.01 W
-    elif sim.generation == "new":
-        power = sim.power_raw * 100  # W in 0.01 W
-    else:
-        power = None  # transitional 0x2B power has no stated unit: not published
-    return tariffs + [total, sim.voltage_raw, sim.current_raw, power, pct]
-
-
 @pytest.mark.parametrize("decimals", [0, 1, 2, 3])
 def test_old_generation_poll_in_fixed_units(decimals):
-    rig = Rig(decimals=decimals, tariffs_raw=(987654321, 12345, 1, 0), power_raw=123456)
+    rig = Rig(decimals=decimals, tariffs_raw=(987654321, 12345, 1, 0), power_raw=5 * 10**decimals + 3)
     assert rig.client.poll(), rig.errors
     assert published(rig) == expected_from(rig.meter)
     reading = rig.client.reading
@@ -175,3 +160,72 @@ def test_only_allowlisted_commands_ever_leave_the_board():
         assert 1 <= dst <= 65534
         assert len(data) in mirtek.READ_ONLY[command]
     assert rig.meter.forbidden == []
+
+
+class GlitchingMeter(SimMeter):
+    """Sends one energy reply whose T4 register is wrong but whose frame is perfectly valid,
+    as a noisy line does once in a few hundred multi-bit errors."""
+
+    glitches = 0
+
+    def handle_frame(self, wire):
+        try:
+            glitch = self.glitches and decode_frame(wire).command == mirtek.CMD_ENERGY
+        except ValueError:
+            glitch = False
+        if not glitch:
+            return super().handle_frame(wire)
+        self.glitches -= 1
+        saved = list(self.tariffs_raw)
+        self.tariffs_raw[3] ^= 1 << 20
+        try:
+            return super().handle_frame(wire)
+        finally:
+            self.tariffs_raw = saved
+
+
+def test_a_valid_looking_but_wrong_energy_reply_is_not_published():
+    rig = Rig(meter_class=GlitchingMeter)
+    assert rig.client.poll()
+    good = published(rig)
+    rig.vclock.advance_to(rig.vclock.now_ns() + MINUTE_MS * 1_000_000)
+    rig.meter.glitches = 1
+    assert not rig.client.poll()
+    assert published(rig) == good
+    assert any("not confirmed" in line for line in rig.errors)
+
+
+def test_a_wrong_first_energy_read_is_not_published():
+    rig = Rig(meter_class=GlitchingMeter)
+    rig.meter.glitches = 1
+    rig.client.poll()
+    assert published(rig)[: meter.TOTAL + 1] == [None] * 5
+    assert rig.client.poll(), rig.errors  # the next poll reads, confirms and publishes
+    assert published(rig) == expected_from(rig.meter)
+
+
+def test_a_genuine_jump_is_confirmed_and_published():
+    rig = Rig()
+    rig.client.poll()
+    rig.meter.tariffs_raw = [1, 2, 3, 4]  # a replaced meter at the same address: registers went back
+    rig.meter.tariffs_in_use = 4
+    assert rig.client.poll(), rig.errors
+    assert published(rig)[: meter.TOTAL + 1] == [10, 20, 30, 40, 100]
+
+
+def test_normal_growth_needs_no_second_read():
+    rig = Rig(power_raw=300)  # 3 kW
+    rig.client.poll()
+    before = len(rig.sent_commands())
+    rig.vclock.advance_to(rig.vclock.now_ns() + MINUTE_MS * 1_000_000)
+    rig.meter.tariffs_raw[0] += 5  # 50 Wh in a minute: 3 kW
+    assert rig.client.poll(), rig.errors
+    energy_reads = [c for _, c, _ in rig.sent_commands()[before:] if c == mirtek.CMD_ENERGY]
+    assert energy_reads == [mirtek.CMD_ENERGY]
+
+
+def test_implausible_instant_values_are_refused():
+    rig = Rig(voltage_raw=60000)  # 600 V
+    assert not rig.client.poll()
+    assert published(rig)[meter.VOLTAGE] is None
+    assert any(line == "voltage: voltage_cv 60000 is out of the plausible range (at most 50000)" for line in rig.errors)

@@ -25,6 +25,12 @@ _FORM_OLD = 0
 _FORM_NEW = 1
 _FORM_NONE = 2  # the meter refused every form: stop asking until the next identity read
 
+# Plausibility limits. CRC8 misses about 1 in 256 frames hit by errors scattered over several
+# bytes, so a value that passed every frame check must still make physical sense.
+MAX_POWER_W = 60000  # more than any single-phase household connection: bounds register growth
+MAX_VOLTAGE_CV = 50000  # 500 V
+MAX_CURRENT_MA = 200000  # 200 A
+
 _ENERGY_TYPE_ACTIVE_IMPORT = b"\x00"
 _PHASE_1 = b"\x01"
 _INSTANT_GROUP_0 = b"\x00"
@@ -182,18 +188,47 @@ class MeterClient:
             self._energy_form = other
 
     def _energy_in_form(self, form):
+        """Registers that look wrong (tariffs not adding up to the sum, a register going backwards
+        or growing faster than MAX_POWER_W allows, or the first read of a meter) are read a second
+        time and published only if both replies agree byte for byte."""
+        reply = self._ask_energy(form)
+        if self._energy_suspicious(reply, form):
+            first = bytes(reply)
+            if bytes(self._ask_energy(form)) != first:
+                raise mirtek.ReplyError("energy registers implausible and not confirmed by a second read")
+        config, total_at, tariffs_at = _energy_layout(reply, form)
         now = self._clock.now_ms()
         reading = self.reading
-        if form == _FORM_OLD:  # 26 bytes: sum, cfg, kd, role, factor(3), T1..T4 (§4.3)
-            reply = self._ask(mirtek.CMD_ENERGY)
-            config, total_at, tariffs_at = reply[4], 0, 10
-        else:  # 30 bytes: type, cfg, VT(2), CT(2), grand total, sum, T1..T4
-            reply = self._ask(mirtek.CMD_ENERGY, _ENERGY_TYPE_ACTIVE_IMPORT)
-            config, total_at, tariffs_at = reply[1], 10, 14
-        reading.set(TOTAL, mirtek.energy_wh(mirtek.u32(reply, total_at), config), now)
-        for tariff in range(4):
-            raw = mirtek.u32(reply, tariffs_at + 4 * tariff)
-            reading.set(ENERGY_T1 + tariff, mirtek.energy_wh(raw, config), now)
+        for field in range(TOTAL + 1):
+            at = total_at if field == TOTAL else tariffs_at + 4 * field
+            reading.set(field, mirtek.energy_wh(mirtek.u32(reply, at), config), now)
+
+    def _ask_energy(self, form):
+        if form == _FORM_OLD:
+            return self._ask(mirtek.CMD_ENERGY)
+        return self._ask(mirtek.CMD_ENERGY, _ENERGY_TYPE_ACTIVE_IMPORT)
+
+    def _energy_suspicious(self, reply, form):
+        config, total_at, tariffs_at = _energy_layout(reply, form)
+        tariffs_in_use = ((config >> 6) & 3) + 1
+        tariff_sum = 0
+        for tariff in range(tariffs_in_use):
+            tariff_sum += mirtek.u32(reply, tariffs_at + 4 * tariff)
+        if tariff_sum != mirtek.u32(reply, total_at):
+            return True
+        reading = self.reading
+        now = self._clock.now_ms()
+        one_count_wh = mirtek.energy_wh(1, config)
+        for field in range(TOTAL + 1):
+            last = reading.values[field]
+            if last is None:
+                return True
+            at = total_at if field == TOTAL else tariffs_at + 4 * field
+            growth = mirtek.energy_wh(mirtek.u32(reply, at), config) - last
+            limit = (now - reading.confirmed_ms[field]) * MAX_POWER_W // 3600000 + one_count_wh
+            if not 0 <= growth <= limit:
+                return True
+        return False
 
     def _battery(self):
         reply = self._ask(mirtek.CMD_BATTERY)
@@ -205,12 +240,12 @@ class MeterClient:
     def _voltage(self):
         reply = self._ask(mirtek.CMD_VOLTAGE, _PHASE_1)
         self._check_phase(reply)
-        self.reading.set(VOLTAGE, mirtek.u16(reply, 1), self._clock.now_ms())
+        self._set_checked(VOLTAGE, mirtek.u16(reply, 1), MAX_VOLTAGE_CV)
 
     def _power(self):
         """Old meters: u24 one-minute average, decimals of kW from the config byte after it."""
         reply = self._ask(mirtek.CMD_POWER)
-        self.reading.set(POWER, mirtek.power_cw(mirtek.u24(reply, 0), reply[3]), self._clock.now_ms())
+        self._set_checked(POWER, mirtek.power_cw(mirtek.u24(reply, 0), reply[3]), MAX_POWER_W * 100)
 
     def _current(self):
         if self._current_form == _FORM_NONE:
@@ -222,7 +257,7 @@ class MeterClient:
             raise
         self._check_phase(reply)
         current = mirtek.u16(reply, 1) if len(reply) == 3 else mirtek.u24(reply, 1)
-        self.reading.set(CURRENT, current, self._clock.now_ms())
+        self._set_checked(CURRENT, current, MAX_CURRENT_MA)
 
     def _instant(self):
         """0x2B group 0: several values at once; refused -> fall back to 0x29 and 0x2C."""
@@ -236,19 +271,29 @@ class MeterClient:
             return
         if reply[0] != 0:
             raise mirtek.ReplyError("instant values: group %d, expected 0" % reply[0])
-        now = self._clock.now_ms()
-        reading = self.reading
         if len(reply) == 30:  # new: P(3) in W at 5, voltage A at 15, current A (3 bytes) at 21
-            reading.set(POWER, mirtek.u24(reply, 5) * 100, now)
-            reading.set(VOLTAGE, mirtek.u16(reply, 15), now)
-            reading.set(CURRENT, mirtek.u24(reply, 21), now)
+            self._set_checked(POWER, mirtek.u24(reply, 5) * 100, MAX_POWER_W * 100)
+            self._set_checked(VOLTAGE, mirtek.u16(reply, 15), MAX_VOLTAGE_CV)
+            self._set_checked(CURRENT, mirtek.u24(reply, 21), MAX_CURRENT_MA)
         else:  # transitional, 25 or 28 bytes: voltage A at 13, current A at 19 (2 or 3 bytes).
             # Its 2-byte power has no stated unit (§4.11): it is not published.
-            reading.set(VOLTAGE, mirtek.u16(reply, 13), now)
+            self._set_checked(VOLTAGE, mirtek.u16(reply, 13), MAX_VOLTAGE_CV)
             current = mirtek.u16(reply, 19) if len(reply) == 25 else mirtek.u24(reply, 19)
-            reading.set(CURRENT, current, now)
+            self._set_checked(CURRENT, current, MAX_CURRENT_MA)
+
+    def _set_checked(self, field, value, limit):
+        if value > limit:
+            raise mirtek.ReplyError("%s %d is out of the plausible range (at most %d)" % (FIELD_NAMES[field], value, limit))
+        self.reading.set(field, value, self._clock.now_ms())
 
     @staticmethod
     def _check_phase(reply):
         if reply[0] != 1:
             raise mirtek.ReplyError("reply for phase %d, asked for phase 1" % reply[0])
+
+
+def _energy_layout(reply, form):
+    """(config byte, offset of the sum of the tariffs in use, offset of T1) of a 0x05 reply (§4.3)."""
+    if form == _FORM_OLD:  # 26 bytes: sum, cfg, kd, role, factor(3), T1..T4
+        return reply[4], 0, 10
+    return reply[1], 10, 14  # 30 bytes: type, cfg, VT(2), CT(2), grand total, sum, T1..T4

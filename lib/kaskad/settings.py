@@ -1,4 +1,9 @@
-"""The settings a user edits in settings.toml, read through ``os.getenv``: one schema, one place.
+"""The settings a user edits in settings.toml: one schema, one place.
+
+code.py reads them with ``supervisor.get_setting`` where the board has it (CircuitPython 10.3+,
+typed values) and ``os.getenv`` elsewhere; since 10.3 ``os.getenv`` returns every value as text,
+and before that bare integers came back as int, so a number is accepted as an int or as the
+decimal text of one.
 
 Each key has a type, a default, an accepted range and a meaning. A missing key takes its default;
 a wrong one produces one console line naming the key, the value and what is accepted, and the
@@ -54,23 +59,36 @@ def load(getenv, report):
             continue
         if raw is None:
             continue
-        problem = _problem(kind, raw, lowest, highest)
+        value, problem = _check(kind, raw, lowest, highest)
         if problem is None:
-            setattr(settings, attribute(key), raw)
+            setattr(settings, attribute(key), value)
         else:
             report("%s = %r rejected: %s (%s); using %r" % (key, raw, problem, meaning, default))
     return settings
 
 
-def _problem(kind, raw, lowest, highest):
+def _check(kind, raw, lowest, highest):
+    """(value, None) when raw is acceptable for this kind and range, else (None, what is wrong)."""
     if kind == INT:
-        if type(raw) is not int:
-            return "expected a whole number without quotes, %d..%d" % (lowest, highest)
-        if not lowest <= raw <= highest:
-            return "expected %d..%d" % (lowest, highest)
-        return None
+        value = _whole_number(raw)
+        if value is None:
+            return None, "expected a whole number, %d..%d" % (lowest, highest)
+        if not lowest <= value <= highest:
+            return None, "expected %d..%d" % (lowest, highest)
+        return value, None
     if type(raw) is not str:
-        return "expected text in double quotes"
+        return None, "expected text in double quotes"
     if not lowest <= len(raw) <= highest:
-        return "expected %d to %d characters" % (lowest, highest)
+        return None, "expected %d to %d characters" % (lowest, highest)
+    return raw, None
+
+
+def _whole_number(raw):
+    if type(raw) is int:  # not bool: true/false are no numbers
+        return raw
+    if type(raw) is str:
+        text = raw.strip()
+        digits = text[1:] if text[:1] == "-" else text
+        if digits and all("0" <= c <= "9" for c in digits):
+            return int(text)
     return None
