@@ -84,3 +84,12 @@ def test_a_meter_on_a_pty(tmp_path):
     first, = readings(lines)
     assert first["voltage_cv"] == 23111 and first["energy_wh"][0] == 1234560
     assert meter.forbidden == []
+
+
+def test_the_benchmark_prints_its_figures():
+    bench = os.path.join(ROOT, "host", "bench.py")
+    done = subprocess.run([sys.executable, bench, "--delay-ms", "30"], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith(("old meter", "new meter"))]
+    assert len(rows) == 4 and all(row.count("x") >= 2 for row in rows)
