@@ -11,3 +11,14 @@ for sub in ("host", "lib", os.path.join("host", "circuitpython")):
     path = os.path.join(ROOT, sub)
     if path not in sys.path:
         sys.path.insert(0, path)
+
+import _harness  # noqa: E402  (found through the paths above)
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def fresh_board():
+    """Every test starts on a freshly powered board: new clock, no wiring, no claimed pins."""
+    _harness.reset()
+    yield
+    _harness.reset()

@@ -18,13 +18,6 @@ STUB_PINS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def fresh_board():
-    _harness.reset()
-    yield
-    _harness.reset()
-
-
 def test_exactly_the_stub_pin_names():
     public = {n for n in vars(board) if not n.startswith("_")}
     assert public == {n for n, _ in STUB_PINS} | {"board_id", "UART", "SPI", "I2C"}

@@ -53,13 +53,6 @@ class FakeWire:
         return [(t, b) for t, _, b in got]
 
 
-@pytest.fixture(autouse=True)
-def fresh_board():
-    _harness.reset()
-    yield
-    _harness.reset()
-
-
 @pytest.fixture
 def wire():
     w = FakeWire()

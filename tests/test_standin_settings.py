@@ -11,13 +11,6 @@ import _harness
 import supervisor
 
 
-@pytest.fixture(autouse=True)
-def fresh_board():
-    _harness.reset()
-    yield
-    _harness.reset()
-
-
 @pytest.fixture
 def toml(tmp_path):
     def write(content: "str | bytes") -> None:

@@ -9,13 +9,6 @@ MS = 1_000_000
 S = 1_000_000_000
 
 
-@pytest.fixture(autouse=True)
-def fresh_board():
-    _harness.reset()
-    yield
-    _harness.reset()
-
-
 def test_sleep_advances_the_virtual_clock_in_whole_ms():
     _cptime.sleep(1.5)
     assert _harness.clock().now_ns() == 1500 * MS

@@ -8,13 +8,6 @@ import _harness
 from _vclock import HostSpin, HostStop, VirtualClock
 
 
-@pytest.fixture(autouse=True)
-def fresh_board():
-    _harness.reset()
-    yield
-    _harness.reset()
-
-
 def test_starts_at_zero_and_advances_in_integer_ns():
     c = VirtualClock()
     assert c.now_ns() == 0
