@@ -1,0 +1,76 @@
+# kaskad-ble: firmware for the Feather nRF52840 Express, and its host-side tools.
+#
+#   make test        every test (pytest: unit, end-to-end, type check, MicroPython VM, float check)
+#   make run         boot code.py on this PC against the simulated meter  (ARGS="..." passed on)
+#   make bench       host/bench.py                                        (ARGS="..." passed on)
+#   make typecheck   mypy over code.py and lib/kaskad against the board's CircuitPython API
+#   make vm FILE=x   run a script on the MicroPython VM with the board-sized heap (tools/vm_run.py)
+#   make floats      list float literals, true divisions and float() calls in the firmware
+#   make mpy         compile the firmware with mpy-cross into build/mpy and show the .mpy sizes
+#   make install CIRCUITPY=/media/you/CIRCUITPY   copy code.py, lib/kaskad (and settings.toml
+#                    only if the drive has none) onto the board; FORCE=1 if the drive has no
+#                    boot_out.txt
+#   make clean       remove the venv and every generated file
+#
+# Everything the targets need is installed into .venv from requirements*.txt (PyPI only); the venv
+# is rebuilt when a requirements file changes.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+BOARD := feather_nrf52840_express
+STAMP := $(VENV)/.installed
+TYPESHED := $(VENV)/circuitpython-typeshed
+BOARD_LIB := $(VENV)/board-lib
+REQUIREMENTS := requirements-dev.txt requirements-nodeps.txt requirements-board.txt
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.PHONY: test run bench typecheck vm floats mpy install clean venv
+.DEFAULT_GOAL := test
+
+venv: $(STAMP)
+
+$(STAMP): $(REQUIREMENTS) tools/build_typeshed.py $(wildcard tools/typeshed_overrides/*.pyi)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) -r requirements-dev.txt
+	$(PIP) --no-deps -r requirements-nodeps.txt
+	$(PIP) --no-deps -r requirements-board.txt
+	rm -rf $(BOARD_LIB) && mkdir -p $(BOARD_LIB)
+	$(PIP) --no-deps --target $(BOARD_LIB) -r requirements-board.txt
+	$(BIN)/circuitpython_setboard $(BOARD)
+	$(PY) tools/build_typeshed.py $(TYPESHED)
+	touch $@
+
+# Not `python -m pytest`: that puts the repository root on sys.path, where code.py shadows the
+# standard library's `code` module; pytest imports pdb -> code at start-up and would run the
+# firmware's endless main loop.
+test: $(STAMP)
+	$(BIN)/pytest
+
+run: $(STAMP)
+	$(PY) host/run.py $(ARGS)
+
+bench: $(STAMP)
+	$(PY) host/bench.py $(ARGS)
+
+typecheck: $(STAMP)
+	$(PY) tools/typecheck.py
+
+vm: $(STAMP)
+	@test -n "$(FILE)" || { echo "usage: make vm FILE=script.py [ARGS='--heap 64K']" >&2; exit 2; }
+	$(PY) tools/vm_run.py $(ARGS) $(FILE)
+
+floats:
+	$(PYTHON) tools/float_check.py
+
+mpy: $(STAMP)
+	$(PY) tools/mpy_build.py build/mpy
+
+install:
+	@test -n "$(CIRCUITPY)" || { echo "usage: make install CIRCUITPY=/path/to/CIRCUITPY  (the board's drive, e.g. /media/you/CIRCUITPY)" >&2; exit 2; }
+	$(PYTHON) tools/install_board.py $(if $(FORCE),--force) "$(CIRCUITPY)"
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

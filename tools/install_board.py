@@ -1,0 +1,78 @@
+"""Copy the firmware onto a mounted CIRCUITPY drive (`make install CIRCUITPY=/media/$USER/CIRCUITPY`).
+
+Copies lib/kaskad to CIRCUITPY/lib/kaskad (replacing what was there, no __pycache__), then
+code.py (last, so the board's auto-reload finds the library in place), and settings.toml only if
+the drive has none: the user's own settings are never overwritten. Refuses a directory that
+has no boot_out.txt (not a CircuitPython drive) unless --force.
+
+Usage: install_board.py [--force] CIRCUITPY
+"""
+
+import argparse
+import os
+import shutil
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def copy_tree(src, dest):
+    for dirpath, dirs, files in os.walk(src):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        target = os.path.join(dest, os.path.relpath(dirpath, src))
+        os.makedirs(target, exist_ok=True)
+        for name in files:
+            if name.endswith((".py", ".mpy")):
+                shutil.copyfile(os.path.join(dirpath, name), os.path.join(target, name))
+
+
+def install(drive, root=ROOT, force=False, say=print):
+    if not os.path.isdir(drive):
+        raise SystemExit("install: %s is not a directory (is the board mounted?)" % drive)
+    if not force and not os.path.exists(os.path.join(drive, "boot_out.txt")):
+        raise SystemExit("install: %s has no boot_out.txt, so it is not a CIRCUITPY drive "
+                         "(FORCE=1 / --force to copy anyway)" % drive)
+    code = os.path.join(root, "code.py")
+    if not os.path.exists(code):
+        raise SystemExit("install: %s is missing" % code)
+    lib_dest = os.path.join(drive, "lib", "kaskad")
+    shutil.rmtree(lib_dest, ignore_errors=True)
+    copy_tree(os.path.join(root, "lib", "kaskad"), lib_dest)
+    say("copied lib/kaskad -> %s" % lib_dest)
+    settings_src = os.path.join(root, "settings.toml")
+    settings_dest = os.path.join(drive, "settings.toml")
+    if os.path.exists(settings_dest):
+        say("kept the drive's settings.toml")
+    elif os.path.exists(settings_src):
+        shutil.copyfile(settings_src, settings_dest)
+        say("copied settings.toml (edit it on the drive)")
+    else:
+        say("no settings.toml in the repository: none copied")
+    shutil.copyfile(code, os.path.join(drive, "code.py"))
+    say("copied code.py")
+    board_lib = os.path.join(root, ".venv", "board-lib")
+    if os.path.isdir(board_lib):
+        missing = sorted(
+            name for name in os.listdir(board_lib)
+            if not name.endswith((".dist-info", ".egg-info")) and name not in ("bin", "__pycache__")
+            and not os.path.exists(os.path.join(drive, "lib", name))
+            and not os.path.exists(os.path.join(drive, "lib", name.replace(".py", ".mpy")))
+        )
+        if missing:
+            say("libraries still missing on the drive: %s (install them with `circup install ...`)"
+                % ", ".join(missing))
+    if hasattr(os, "sync"):
+        os.sync()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Copy the firmware onto a CIRCUITPY drive.")
+    ap.add_argument("--force", action="store_true", help="copy even without boot_out.txt")
+    ap.add_argument("drive")
+    ns = ap.parse_args(argv)
+    install(ns.drive, force=ns.force or os.environ.get("FORCE") == "1")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
