@@ -12,7 +12,7 @@ import busio
 try:  # CircuitPython 10.3+: typed values (os.getenv returns every value as text there)
     from supervisor import get_setting as read_setting
 except ImportError:  # earlier versions: os.getenv returns bare integers as int
-    from os import getenv as read_setting
+    from os import getenv as read_setting  # type: ignore[assignment]
 
 from kaskad import console, settings
 from kaskad.app import App

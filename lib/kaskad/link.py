@@ -15,11 +15,21 @@ fixed sleeps.
 from kaskad import mirtek
 from kaskad.clock import seconds
 
+try:  # for the type checker only: the board has no typing module, so this stops at once there
+    import typing  # noqa: F401
+
+    import busio
+
+    from kaskad.clock import Clock
+except ImportError:
+    pass
+
 BITS_PER_CHAR = 10  # start bit + 8 data bits + stop bit
 
 
 class OpticalLink:
-    def __init__(self, uart, clock, baudrate, reply_timeout_ms=1000, gap_chars=8, retries=2):
+    def __init__(self, uart: "busio.UART", clock: "Clock", baudrate: int, reply_timeout_ms: int = 1000,
+                 gap_chars: int = 8, retries: int = 2) -> None:
         self._uart = uart
         self._clock = clock
         self.char_us = (BITS_PER_CHAR * 1000000 + baudrate - 1) // baudrate
@@ -49,17 +59,17 @@ class OpticalLink:
         """
         mirtek.check_request(address, command, len(data))
         self.exchanges += 1
-        error = None
-        for attempt in range(1 + self.retries):
-            if attempt:
-                self._wait_quiet()
+        attempt = 0
+        while True:
             try:
                 return self._attempt(address, command, data, lengths)
             except mirtek.MeterRefused:
                 raise
-            except mirtek.ReplyError as failure:
-                error = failure
-        raise error
+            except mirtek.ReplyError:
+                if attempt == self.retries:
+                    raise
+            attempt += 1
+            self._wait_quiet()
 
     def _attempt(self, address, command, data, lengths):
         self.attempts += 1

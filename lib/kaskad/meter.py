@@ -42,6 +42,9 @@ class Reading:
     """The meter's values with the time each was last confirmed (ms on the firmware clock)."""
 
     def __init__(self):
+        self._clear()
+
+    def _clear(self):
         self.values = [None] * FIELD_COUNT
         self.confirmed_ms = [None] * FIELD_COUNT
         self.address = None
@@ -70,7 +73,7 @@ class Reading:
 
     def forget(self):
         """Drop everything: after an address change the values belong to another meter."""
-        self.__init__()
+        self._clear()
 
 
 class MeterClient:

@@ -16,7 +16,7 @@ try:
     from micropython import const
 except ImportError:  # CPython
 
-    def const(value):  # type: ignore[no-redef]
+    def const(value):  # type: ignore[misc]
         return value
 
 
