@@ -49,8 +49,7 @@ def main(argv=None):
         sys.exit("no settings file at %s" % args.settings)
     _harness.reset(realtime=True)
     _harness.set_settings_path(args.settings)
-    if args.nvm and hasattr(_harness, "set_nvm_file"):
-        _harness.set_nvm_file(args.nvm)
+    _harness.set_nvm_file(args.nvm)
     if args.seconds is not None:
         _harness.clock().stop_at_ns = int(args.seconds * 1e9)
     tx = setting("KASKAD_UART_TX")

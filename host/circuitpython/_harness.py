@@ -1,7 +1,8 @@
 """The one place where the host wires the CircuitPython stand-ins to the simulation.
 
 State is module-level, like the board's own: one clock, one set of wires, one settings file.
-Tests and the runner call ``reset()`` first; it also forgets the wiring and the settings path.
+Tests and the runner call ``reset()`` first; it also forgets the wiring, the settings path and
+the NVM file (the NVM comes back erased unless ``set_nvm_file`` is called again).
 
 Far end of a UART (see ``attach_far_end``): any object with
     transmit(data: bytes, start_ns: int, char_ns: int) -> None
@@ -13,13 +14,15 @@ Far end of a UART (see ``attach_far_end``): any object with
 """
 from typing import Any, Callable, Optional
 
-from _vclock import HostSpin, HostStop, VirtualClock
+from _vclock import HostPowerCut, HostSpin, HostStop, VirtualClock
 
 __all__ = [
-    "HostStop", "HostSpin", "VirtualClock", "reset", "clock", "on_reset",
+    "HostStop", "HostSpin", "HostPowerCut", "VirtualClock", "reset", "clock", "on_reset",
     "attach_far_end", "attach_serial", "uart_link",
     "set_settings_path", "settings_path", "set_drive_path", "drive_path",
     "set_serial_connected", "serial_connected", "set_cpu_uid", "cpu_uid",
+    "set_nvm_file", "nvm_file", "nvm_cut_power_after", "nvm_write_log", "nvm_write_count",
+    "nvm_page_erases",
 ]
 
 DEFAULT_UID = bytes.fromhex("4b41534b41443031")  # 8 bytes, like the nRF52840 FICR device id
@@ -135,3 +138,51 @@ def set_cpu_uid(uid: bytes) -> None:
 
 def cpu_uid() -> bytes:
     return _uid
+
+
+# --- microcontroller.nvm (the flash model is in nvm.py, imported late: it imports this module) --
+
+def set_nvm_file(path: Optional[str]) -> None:
+    """Keep ``microcontroller.nvm`` in the host file ``path``: its contents now, every store after.
+
+    A missing file is created erased (8192 bytes of 0xFF); a file of another size is a ValueError.
+    Without a file (or after ``reset()``) the NVM lives in memory and each ``reset()`` erases it.
+    ``None`` detaches the file and keeps the contents in memory.
+    """
+    import nvm
+    nvm._attach_file(path)
+
+
+def nvm_file() -> Optional[str]:
+    import nvm
+    return nvm._file
+
+
+def nvm_cut_power_after(n_bytes: Optional[int]) -> None:
+    """Cut the power during the next NVM store (slice or index), after ``n_bytes`` of it.
+
+    The store keeps its first ``n_bytes`` (and, as flash does, leaves the rest of the page it was
+    writing erased: 0xFF), saves that to the NVM file if there is one, then raises
+    ``HostPowerCut``. ``n_bytes`` >= the store's length: the store completes, then the power goes.
+    One-shot; ``None`` disarms. A zero-length store touches no flash and leaves it armed.
+    """
+    import nvm
+    nvm._arm_cut(n_bytes)
+
+
+def nvm_write_log() -> "list[tuple[int, int, int]]":
+    """Every NVM store since ``reset()``: (offset, length, virtual time ns when it began), in order."""
+    import nvm
+    return list(nvm._log)
+
+
+def nvm_write_count() -> int:
+    """How many NVM stores since ``reset()`` (each erases and rewrites at least one 4 KB page)."""
+    import nvm
+    return len(nvm._log)
+
+
+def nvm_page_erases() -> "list[int]":
+    """Erases of each 4 KB NVM page since ``reset()`` (the nRF52840 endures 10 000 per page)."""
+    import nvm
+    return list(nvm._erases)

@@ -6,6 +6,7 @@ instead (for a real serial port or a human watching), and advancing it really sl
 
 ``HostStop`` ends a host run. It derives from ``BaseException`` so that firmware code written
 as ``except Exception:`` (which the main loop must do to survive errors) cannot swallow it.
+``HostSpin`` (a busy-wait) and ``HostPowerCut`` (a simulated power cut) are kinds of it.
 """
 import time as _walltime
 
@@ -16,6 +17,13 @@ class HostStop(BaseException):
 
 class HostSpin(HostStop):
     """Raised when firmware polls a frozen virtual clock too often: a busy-wait that would hang."""
+
+
+class HostPowerCut(HostStop):
+    """Raised when the host cuts the simulated board's power (``_harness.nvm_cut_power_after``).
+
+    What the board had stored by then stays stored (an NVM write stops part way); the run is over.
+    """
 
 
 class VirtualClock:

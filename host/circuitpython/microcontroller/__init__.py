@@ -1,8 +1,9 @@
 """Stand-in for CircuitPython's ``microcontroller`` module on the Feather nRF52840 Express.
 
 For now: ``Pin`` (board pins are instances; firmware cannot make one), ``pin`` (every MCU pin by
-its ``P0_xx`` / ``P1_xx`` name) and ``cpu`` (``uid``, ``frequency``). ``nvm``, ``watchdog`` and
-``reset`` are added by a later issue, as submodules or attributes of this package.
+its ``P0_xx`` / ``P1_xx`` name), ``cpu`` (``uid``, ``frequency``) and ``nvm`` (the one
+``nvm.ByteArray``: 8192 bytes of flash, see nvm.py). ``watchdog`` and ``reset`` are added by a
+later issue, as submodules or attributes of this package.
 
 Host-only helpers (leading underscore) keep the board's pin ownership: a pin claimed by one live
 object (a UART, later a DigitalInOut) is "in use" for every other until released.
@@ -10,8 +11,9 @@ object (a UART, later a DigitalInOut) is "in use" for every other until released
 from typing import Optional
 
 import _harness
+import nvm as _nvm
 
-__all__ = ["Pin", "Processor", "cpu", "pin"]
+__all__ = ["Pin", "Processor", "cpu", "nvm", "pin"]
 
 
 class Pin:
@@ -111,5 +113,9 @@ class Processor:
 
 cpu: Processor = object.__new__(Processor)
 # No ``cpus``: it exists only on chips with more than one core.
+
+# The board's non-volatile memory: the same object as ever, an instance of nvm.ByteArray.
+# Read its size with len(microcontroller.nvm); it is never None on this board.
+nvm: _nvm.ByteArray = _nvm._the_nvm
 
 from microcontroller import pin  # noqa: E402  (the pins need Pin defined first)
