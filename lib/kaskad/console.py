@@ -5,6 +5,8 @@ business. On the board the sink prints text to USB serial; the PC runner swaps i
 ``set_sink``. Lines are built only once per event, never in a tight loop.
 """
 
+from kaskad import meter, mirtek
+
 _POW10 = (1, 10, 100, 1000)
 
 
@@ -28,13 +30,11 @@ class TextSink:
     """Human-readable lines, as a user sees them on the board's serial console."""
 
     def reading(self, now_ms, reading, max_age_ms, fields):
-        from kaskad import meter, mirtek
-
         def value(field, places):
             return fixed(reading.get(field, now_ms, max_age_ms), places)
 
         tariffs = " ".join("T%d %s" % (i + 1, value(meter.ENERGY_T1 + i, 3)) for i in range(4))
-        flags = [name for name, index, bit in mirtek.FLAGS if _flag(reading, index, bit)]
+        flags = [name for name, index, bit in mirtek.FLAGS if flag_value(reading, index, bit)]
         stale = [meter.FIELD_NAMES[f] for f in fields if reading.is_stale(f, now_ms, max_age_ms)]
         print("%s meter %s (%s): %s total %s kWh | %s V %s A %s W | battery %s %% | %s%s" % (
             uptime(now_ms), reading.address, mirtek.GENERATION_NAMES[reading.generation] or "?",
@@ -48,11 +48,6 @@ class TextSink:
 
     def info(self, now_ms, text):
         print("%s %s" % (uptime(now_ms), text))
-
-
-def _flag(reading, index, bit):
-    status = reading.flags_a if index == 1 else reading.flags_b
-    return status is not None and bool(status & (1 << bit))
 
 
 def flag_value(reading, index, bit):
