@@ -8,6 +8,7 @@ import time
 
 import board
 import busio
+import microcontroller
 
 try:  # CircuitPython 10.3+: typed values (os.getenv returns every value as text there)
     from supervisor import get_setting as read_setting
@@ -17,6 +18,7 @@ except ImportError:  # earlier versions: os.getenv returns bare integers as int
 from kaskad import console, settings
 from kaskad.app import App
 from kaskad.clock import Clock
+from kaskad.store import Store
 
 clock = Clock(time)
 
@@ -34,7 +36,17 @@ def pin(name, default):
     return found
 
 
-config = settings.load(read_setting, report)
+def file_keys():
+    """The keys settings.toml defines, to catch misspelt ones (os.getenv cannot list them)."""
+    try:
+        with open("/settings.toml") as lines:
+            return settings.keys_in_file(lines)
+    except OSError:
+        return ()
+
+
+store = Store(microcontroller.nvm, report) if microcontroller.nvm is not None else None
+config = settings.load(read_setting, report, file_keys(), store)
 # 256 bytes of receive buffer hold the echo of a request and the longest reply (89 bytes) twice
 # over, so no byte is lost while the loop is busy elsewhere.
 uart = busio.UART(pin(config.uart_tx, "TX"), pin(config.uart_rx, "RX"), baudrate=config.baud,

@@ -39,6 +39,25 @@ def run_code_py(path=CODE_PY):
 
     board_builtins = dict(vars(builtins))
     board_builtins["__import__"] = board_import
+    board_builtins["open"] = board_open
     with open(path) as source:
         program = compile(source.read(), path, "exec")
     exec(program, {"__name__": "__main__", "__file__": path, "__builtins__": board_builtins})
+
+
+def board_open(path, mode="r", *args, **kwargs):
+    """open() as code.py sees the CIRCUITPY drive: paths from its root, and read-only, because
+    the drive is read-only to code.py while a computer has it mounted over USB."""
+    import errno
+
+    import _harness
+
+    if any(flag in mode for flag in "wax+"):
+        raise OSError(errno.EROFS, "Read-only filesystem")
+    settings_path = _harness.settings_path()
+    if path in ("/settings.toml", "settings.toml") and settings_path:
+        return open(settings_path, mode, *args, **kwargs)
+    root = _harness.drive_path() or (os.path.dirname(settings_path) if settings_path else None)
+    if root is None:
+        raise OSError(errno.ENOENT, "No such file/directory")
+    return open(os.path.join(root, path.lstrip("/")), mode, *args, **kwargs)

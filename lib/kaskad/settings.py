@@ -1,30 +1,50 @@
-"""The settings a user edits in settings.toml: one schema, one place.
+"""The settings: one schema, one place. Every key, its type, default, accepted range and meaning.
 
-code.py reads them with ``supervisor.get_setting`` where the board has it (CircuitPython 10.3+,
-typed values) and ``os.getenv`` elsewhere; since 10.3 ``os.getenv`` returns every value as text,
-and before that bare integers came back as int, so a number is accepted as an int or as the
-decimal text of one.
+A user edits settings.toml; the owner may override keys at run time over Bluetooth (kept in NVM by
+kaskad.store). code.py reads the file with ``supervisor.get_setting`` where the board has it
+(CircuitPython 10.3+, typed values) and ``os.getenv`` elsewhere; since 10.3 ``os.getenv`` returns
+every value as text, and before that bare integers came back as int, so a number is accepted as
+an int or as the decimal text of one.
 
-Each key has a type, a default, an accepted range and a meaning. A missing key takes its default;
-a wrong one produces one console line naming the key, the value and what is accepted, and the
-default is used instead, so a typo never stops the board.
+A wrong value produces one console line naming the key, the value and what is accepted, and the
+default is used instead, so a typo never stops the board. A missing meter address is no crash:
+the board runs and says what to set.
+
+Precedence: each override remembers a fingerprint of the file's value of its key when it was set.
+A value edited in settings.toml after an override wins (the override is dropped); an override
+wins over a file value that has not changed since.
 """
+
+import binascii
 
 INT = 0
 PIN = 1  # a board pin name, as text: "TX"
-TEXT = 2
+TEXT = 2  # free text; lowest/highest bound its length in UTF-8 bytes
+KEY = 3  # an AES-128 key as 32 hex digits, or "" for none
+CHOICE = 4  # one of the words in LOG_LEVELS
 
-# (key, kind, default, lowest, highest, meaning). For TEXT/PIN lowest/highest bound the length.
+LOG_LEVELS = ("error", "info", "debug")
+
+# (key, kind, default, lowest, highest, meaning)
 SCHEMA = (
-    ("KASKAD_METER_ADDRESS", INT, None, 1, 65534, "the ID on the meter's display"),
+    ("KASKAD_METER_ADDRESS", INT, None, 1, 65534, "the ID on the meter's display (ID-xxxxx)"),
     ("KASKAD_POLL_SECONDS", INT, 60, 5, 86400, "seconds between two polls of the meter"),
     ("KASKAD_MAX_AGE_SECONDS", INT, 300, 10, 604800, "a value older than this is no longer published"),
-    ("KASKAD_UART_TX", PIN, "TX", 1, 16, "board pin wired to the optical head's transmitter input"),
-    ("KASKAD_UART_RX", PIN, "RX", 1, 16, "board pin wired to the optical head's receiver output"),
+    ("KASKAD_BINDKEY", KEY, None, 32, 32, "the BTHome encryption key: 32 hex digits, or empty for none"),
+    ("KASKAD_NAME", TEXT, None, 1, 29, "the name Home Assistant shows (default: KASKAD <address>)"),
+    ("KASKAD_ADV_INTERVAL_MS", INT, 1000, 20, 10240, "milliseconds between two advertisements"),
+    ("KASKAD_ADV_SWITCH_MS", INT, 3000, 100, 60000, "milliseconds each of the two packets stays on air"),
+    ("KASKAD_UART_TX", PIN, "TX", 1, 16, "board pin wired to the optical head's transmitter"),
+    ("KASKAD_UART_RX", PIN, "RX", 1, 16, "board pin wired to the optical head's receiver"),
     ("KASKAD_BAUD", INT, 9600, 300, 115200, "the meter's optical port speed (8N1)"),
-    ("KASKAD_RETRIES", INT, 2, 0, 5, "extra attempts of a failed exchange"),
-    ("KASKAD_REPLY_TIMEOUT_MS", INT, 1000, 50, 5000, "how long to wait for a reply to start"),
+    ("KASKAD_RETRIES", INT, 2, 0, 5, "extra attempts of a failed exchange with the meter"),
+    ("KASKAD_REPLY_TIMEOUT_MS", INT, 1000, 50, 5000, "how long to wait for the meter's reply to start"),
+    ("KASKAD_BUTTON", PIN, "SWITCH", 1, 16, "board pin of the button (to ground)"),
+    ("KASKAD_LED", PIN, "LED", 1, 16, "board pin of the status LED"),
+    ("KASKAD_LOG", CHOICE, "info", 0, 0, "console detail: error, info or debug"),
 )
+
+_PREFIX = "KASKAD_"
 
 
 class Settings:
@@ -33,42 +53,115 @@ class Settings:
     meter_address: "int | None"
     poll_seconds: int
     max_age_seconds: int
+    bindkey: "bytes | None"
+    name: "str | None"
+    adv_interval_ms: int
+    adv_switch_ms: int
     uart_tx: str
     uart_rx: str
     baud: int
     retries: int
     reply_timeout_ms: int
+    button: str
+    led: str
+    log: str
 
     def __init__(self):
         for key, _, default, _, _, _ in SCHEMA:
             setattr(self, attribute(key), default)
+        # key -> fingerprint of the file's value of that key, for override precedence
+        self.file_fingerprints = {}
 
 
 def attribute(key):
-    return key[len("KASKAD_"):].lower()
+    return key[len(_PREFIX):].lower()
 
 
-def load(getenv, report):
-    """Read every key through ``getenv``; ``report(line)`` receives one line per rejected value."""
+def spec(key):
+    """The schema row of ``key``, or None."""
+    for row in SCHEMA:
+        if row[0] == key:
+            return row
+    return None
+
+
+def fingerprint(raw):
+    """A short fingerprint of a value as the file holds it (None: the key is absent)."""
+    if raw is None:
+        return 0
+    text = ("i:%d" % raw) if type(raw) is int else ("s:" + str(raw))
+    return binascii.crc32(text.encode()) & 0xFFFFFFFF
+
+
+def load(read_setting, report, file_keys=(), store=None):
+    """Read every key through ``read_setting``; apply the run-time overrides kept in ``store``.
+
+    ``file_keys`` are the KASKAD_* names the file contains (to catch typos). ``report(line)``
+    receives one line per rejected value, unknown key or dropped override.
+    """
     settings = Settings()
-    for key, kind, default, lowest, highest, meaning in SCHEMA:
+    for row in SCHEMA:
+        key = row[0]
         try:
-            raw = getenv(key)
+            raw = read_setting(key)
         except Exception as error:  # the board raises on a value it cannot parse
-            report("%s: cannot be read (%s); using %r" % (key, error, default))
-            continue
-        if raw is None:
-            continue
-        value, problem = _check(kind, raw, lowest, highest)
-        if problem is None:
-            setattr(settings, attribute(key), value)
-        else:
-            report("%s = %r rejected: %s (%s); using %r" % (key, raw, problem, meaning, default))
+            report("%s: settings.toml value cannot be read (%s); using %s" % (key, error, _shown(row[2])))
+            raw = None
+        settings.file_fingerprints[key] = fingerprint(raw)
+        if raw is not None:
+            _apply(settings, row, raw, report, "")
+    for key in file_keys:
+        if key.startswith(_PREFIX) and spec(key) is None:
+            report("%s: unknown key in settings.toml (a typo?); known keys: %s" % (key, _closest(key)))
+    if store is not None:
+        _apply_overrides(settings, store, report)
+    _check_together(settings, report)
     return settings
 
 
+def validate(key, raw):
+    """(value, None) when ``raw`` is acceptable for ``key``, else (None, what is accepted)."""
+    row = spec(key)
+    if row is None:
+        return None, "unknown key"
+    return _check(row[1], raw, row[3], row[4])
+
+
+def _apply(settings, row, raw, report, origin):
+    key, kind, default, lowest, highest, meaning = row
+    value, problem = _check(kind, raw, lowest, highest)
+    if problem is None:
+        setattr(settings, attribute(key), value)
+        return True
+    report("%s = %r%s rejected: %s (%s); using %s" % (key, raw, origin, problem, meaning, _shown(default)))
+    return False
+
+
+def _apply_overrides(settings, store, report):
+    changed = False
+    for key, value, file_print in list(store.overrides):
+        row = spec(key)
+        if row is None:
+            report("%s: override from an older firmware is not a setting any more; dropped" % key)
+        elif file_print != settings.file_fingerprints[key]:
+            report("%s: settings.toml was edited after the Bluetooth override; the file wins" % key)
+        elif _apply(settings, row, value, report, " (Bluetooth override)"):
+            continue
+        store.drop_override(key)
+        changed = True
+    if changed:
+        store.commit()
+
+
+def _check_together(settings, report):
+    if settings.adv_switch_ms < settings.adv_interval_ms:
+        report("KASKAD_ADV_SWITCH_MS = %d is shorter than KASKAD_ADV_INTERVAL_MS = %d: each packet must "
+               "stay on air for at least one interval; using %d" % (
+                   settings.adv_switch_ms, settings.adv_interval_ms, settings.adv_interval_ms))
+        settings.adv_switch_ms = settings.adv_interval_ms
+
+
 def _check(kind, raw, lowest, highest):
-    """(value, None) when raw is acceptable for this kind and range, else (None, what is wrong)."""
     if kind == INT:
         value = _whole_number(raw)
         if value is None:
@@ -78,7 +171,19 @@ def _check(kind, raw, lowest, highest):
         return value, None
     if type(raw) is not str:
         return None, "expected text in double quotes"
-    if not lowest <= len(raw) <= highest:
+    if kind == KEY:
+        if raw == "":
+            return None, None
+        key = _hex_key(raw)
+        if key is None:
+            return None, "expected exactly 32 hex digits (0-9, a-f), or \"\" for no encryption"
+        return key, None
+    if kind == CHOICE:
+        if raw in LOG_LEVELS:
+            return raw, None
+        return None, "expected one of: " + ", ".join(LOG_LEVELS)
+    size = len(raw.encode())
+    if not lowest <= size <= highest:
         return None, "expected %d to %d characters" % (lowest, highest)
     return raw, None
 
@@ -92,3 +197,49 @@ def _whole_number(raw):
         if digits and all("0" <= c <= "9" for c in digits):
             return int(text)
     return None
+
+
+def _hex_key(text):
+    if len(text) != 32:
+        return None
+    for c in text:
+        if c not in "0123456789abcdefABCDEF":
+            return None
+    return binascii.unhexlify(text)
+
+
+def _shown(value):
+    if value is None:
+        return "none"
+    if type(value) is str:
+        return '"%s"' % value
+    return str(value)
+
+
+def _closest(key):
+    """The known keys sharing the most leading characters with ``key``, for a typo hint."""
+    best = []
+    best_len = -1
+    for row in SCHEMA:
+        known = row[0]
+        n = 0
+        while n < min(len(key), len(known)) and key[n] == known[n]:
+            n += 1
+        if n > best_len:
+            best, best_len = [known], n
+        elif n == best_len:
+            best.append(known)
+    return ", ".join(best)
+
+
+def keys_in_file(lines):
+    """The keys a settings.toml defines before its first [table], from an iterable of lines."""
+    keys = []
+    for line in lines:
+        text = line.strip()
+        if text.startswith("["):
+            break
+        if not text or text.startswith("#") or "=" not in text:
+            continue
+        keys.append(text.split("=", 1)[0].strip())
+    return keys
