@@ -1,0 +1,150 @@
+"""The settings schema: every malformed value names its key, typos are caught, defaults keep the
+board running, numbers read the same through every CircuitPython reader, and overrides follow the
+precedence rule."""
+
+import os
+
+import _cpos
+import _harness
+import microcontroller
+import pytest
+import supervisor
+
+from kaskad import settings
+from kaskad.store import Store
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+BAD_VALUES = {
+    settings.INT: ['"twelve"', "1.5", "true", '"0x10"', "-99999999"],
+    settings.PIN: ["5", "true", '""', '"A_VERY_LONG_PIN_NAME_X"'],
+    settings.TEXT: ["5", '""', '"' + "x" * 30 + '"'],
+    settings.KEY: ['"00112233"', '"zz112233445566778899aabbccddeeff"', "12", '"' + "a" * 33 + '"'],
+    settings.CHOICE: ['"verbose"', "1"],
+}
+CASES = [(row[0], bad) for row in settings.SCHEMA for bad in BAD_VALUES[row[1]]]
+
+
+def load_file(tmp_path, text, store=None):
+    path = tmp_path / "settings.toml"
+    path.write_text(text)
+    _harness.set_settings_path(str(path))
+    lines = []
+    with open(path) as f:
+        keys = settings.keys_in_file(f)
+    return settings.load(supervisor.get_setting, lines.append, keys, store), lines
+
+
+@pytest.mark.parametrize("key,bad", CASES)
+def test_every_malformed_value_names_its_key_and_the_default_is_used(tmp_path, key, bad):
+    loaded, lines = load_file(tmp_path, "%s = %s\n" % (key, bad))
+    mentioned = [line for line in lines if line.startswith(key)]
+    assert len(mentioned) == 1, lines
+    assert "expected" in mentioned[0] or "cannot be read" in mentioned[0]
+    row = settings.spec(key)
+    assert getattr(loaded, settings.attribute(key)) == row[2]
+
+
+def test_good_values_of_every_kind(tmp_path):
+    loaded, lines = load_file(tmp_path, "\n".join([
+        "KASKAD_METER_ADDRESS = 7943",
+        'KASKAD_BINDKEY = "231d39c1d7cc1ab1aee224cd096db932"',
+        'KASKAD_NAME = "Meter in the hall"',
+        'KASKAD_UART_TX = "D5"',
+        'KASKAD_LOG = "debug"',
+        "KASKAD_POLL_SECONDS = 0x3c",
+    ]) + "\n")
+    assert lines == []
+    assert loaded.meter_address == 7943 and loaded.poll_seconds == 60
+    assert loaded.bindkey == bytes.fromhex("231d39c1d7cc1ab1aee224cd096db932")
+    assert loaded.name == "Meter in the hall" and loaded.uart_tx == "D5" and loaded.log == "debug"
+
+
+def test_an_empty_bindkey_means_no_encryption(tmp_path):
+    loaded, lines = load_file(tmp_path, 'KASKAD_BINDKEY = ""\n')
+    assert lines == [] and loaded.bindkey is None
+
+
+def test_numbers_read_the_same_as_text_from_os_getenv(tmp_path):
+    # CircuitPython 10.3's os.getenv returns every value as text
+    path = tmp_path / "settings.toml"
+    path.write_text("KASKAD_METER_ADDRESS = 20109\nKASKAD_BAUD = 2400\n")
+    _harness.set_settings_path(str(path))
+    assert _cpos.getenv("KASKAD_METER_ADDRESS") == "20109"
+    lines = []
+    loaded = settings.load(_cpos.getenv, lines.append)
+    assert lines == [] and loaded.meter_address == 20109 and loaded.baud == 2400
+
+
+def test_a_misspelt_key_is_named_with_the_likely_one(tmp_path):
+    loaded, lines = load_file(tmp_path, "KASKAD_POL_SECONDS = 30\nOTHER_APP_KEY = 1\n")
+    assert lines == ["KASKAD_POL_SECONDS: unknown key in settings.toml (a typo?); known keys: KASKAD_POLL_SECONDS"]
+    assert loaded.poll_seconds == 60
+
+
+def test_a_switch_shorter_than_the_interval_is_refused(tmp_path):
+    loaded, lines = load_file(tmp_path, "KASKAD_ADV_INTERVAL_MS = 2000\nKASKAD_ADV_SWITCH_MS = 500\n")
+    assert len(lines) == 1 and "KASKAD_ADV_SWITCH_MS" in lines[0]
+    assert loaded.adv_switch_ms == 2000
+
+
+def test_keys_after_a_table_are_not_the_boards(tmp_path):
+    loaded, lines = load_file(tmp_path, "KASKAD_METER_ADDRESS = 5\n[other]\nKASKAD_TYPO = 1\n")
+    assert lines == [] and loaded.meter_address == 5
+
+
+def test_the_shipped_settings_file_loads_cleanly_and_documents_every_key(tmp_path):
+    text = open(os.path.join(ROOT, "settings.toml")).read()
+    loaded, lines = load_file(tmp_path, text)
+    assert lines == []
+    assert loaded.meter_address == 20109
+    for row in settings.SCHEMA:
+        assert row[0] in text, "settings.toml does not document %s" % row[0]
+
+
+def override_store():
+    return Store(microcontroller.nvm, lambda line: None)
+
+
+def test_an_override_wins_over_an_unchanged_file(tmp_path):
+    text = "KASKAD_METER_ADDRESS = 20109\nKASKAD_POLL_SECONDS = 60\n"
+    loaded, _ = load_file(tmp_path, text)
+    store = override_store()
+    store.set_override("KASKAD_METER_ADDRESS", 7943, loaded.file_fingerprints["KASKAD_METER_ADDRESS"])
+    store.commit()
+    again, lines = load_file(tmp_path, text, override_store())
+    assert again.meter_address == 7943 and lines == []
+
+
+def test_a_file_edited_after_the_override_wins(tmp_path):
+    loaded, _ = load_file(tmp_path, "KASKAD_METER_ADDRESS = 20109\nKASKAD_POLL_SECONDS = 60\n")
+    store = override_store()
+    store.set_override("KASKAD_METER_ADDRESS", 7943, loaded.file_fingerprints["KASKAD_METER_ADDRESS"])
+    store.set_override("KASKAD_POLL_SECONDS", 30, loaded.file_fingerprints["KASKAD_POLL_SECONDS"])
+    store.commit()
+    edited = "KASKAD_METER_ADDRESS = 11111\nKASKAD_POLL_SECONDS = 60\n"
+    again, lines = load_file(tmp_path, edited, override_store())
+    assert again.meter_address == 11111  # the file changed this key: the file wins
+    assert again.poll_seconds == 30  # this key did not change in the file: the override stays
+    assert lines == ["KASKAD_METER_ADDRESS: settings.toml was edited after the Bluetooth override; the file wins"]
+    kept = override_store()
+    assert [key for key, _, _ in kept.overrides] == ["KASKAD_POLL_SECONDS"]  # dropped for good
+
+
+def test_an_override_the_schema_rejects_is_dropped(tmp_path):
+    loaded, _ = load_file(tmp_path, "KASKAD_METER_ADDRESS = 20109\n")
+    store = override_store()
+    store.set_override("KASKAD_METER_ADDRESS", 70000, loaded.file_fingerprints["KASKAD_METER_ADDRESS"])
+    store.set_override("KASKAD_GONE", 1, 0)
+    store.commit()
+    again, lines = load_file(tmp_path, "KASKAD_METER_ADDRESS = 20109\n", override_store())
+    assert again.meter_address == 20109
+    assert any(line.startswith("KASKAD_METER_ADDRESS = 70000 (Bluetooth override) rejected") for line in lines)
+    assert any(line.startswith("KASKAD_GONE:") for line in lines)
+    assert override_store().overrides == []
+
+
+def test_validate_answers_for_a_single_key():
+    assert settings.validate("KASKAD_POLL_SECONDS", 30) == (30, None)
+    assert settings.validate("KASKAD_POLL_SECONDS", 1)[1] == "expected 5..86400"
+    assert settings.validate("KASKAD_NOPE", 1) == (None, "unknown key")
