@@ -119,8 +119,13 @@ class Store:
 
     # --- changing ----------------------------------------------------------------------------
     def set_override(self, key, value, file_print):
-        self.drop_override(key)
-        self.overrides.append((key, value, file_print))
+        """Replaces the key's override in place, so setting the same value again changes nothing."""
+        entry = (key, value, file_print)
+        for i, (existing, _, _) in enumerate(self.overrides):
+            if existing == key:
+                self.overrides[i] = entry
+                return
+        self.overrides.append(entry)
 
     def drop_override(self, key):
         self.overrides = [o for o in self.overrides if o[0] != key]

@@ -1,0 +1,23 @@
+# Runs on the MicroPython VM: the NVM record store and the settings loader in the common subset,
+# over a plain bytearray standing in for the NVM (the strict stand-in is tested on CPython).
+from kaskad import settings
+from kaskad.store import CounterStore, Store
+
+nvm = bytearray(b"\xff" * 8192)
+lines = []
+store = Store(nvm, lines.append)
+assert store.counter_end is None and lines == []
+store.add_owner(bytes(range(16)))
+store.set_override("KASKAD_POLL_SECONDS", 30, settings.fingerprint(60))
+CounterStore(store).save(8192)
+again = Store(nvm, lines.append)
+assert again.counter_end == 8192 and again.owners == [bytes(range(16))]
+assert again.overrides == [("KASKAD_POLL_SECONDS", 30, settings.fingerprint(60))]
+assert not again.commit()
+
+values = {"KASKAD_METER_ADDRESS": 20109, "KASKAD_POLL_SECONDS": 60, "KASKAD_BINDKEY": "00112233445566778899aabbccddeeff"}
+loaded = settings.load(values.get, lines.append, ("KASKAD_METER_ADDRESS", "KASKAD_POLL_SECNDS"), again)
+assert loaded.meter_address == 20109 and loaded.poll_seconds == 30
+assert loaded.bindkey == bytes(range(0, 256, 17))
+assert len(lines) == 1 and lines[0].startswith("KASKAD_POLL_SECNDS: unknown key"), lines
+print("ok")
