@@ -22,7 +22,8 @@ __all__ = [
     "set_settings_path", "settings_path", "set_drive_path", "drive_path",
     "set_serial_connected", "serial_connected", "set_cpu_uid", "cpu_uid",
     "set_nvm_file", "nvm_file", "nvm_cut_power_after", "nvm_write_log", "nvm_write_count",
-    "nvm_page_erases",
+    "nvm_page_erases", "aes_block_count", "set_ble_address", "ble_address", "ble_air_log",
+    "ble_on_air", "ble_adv_events", "ble_connect", "ble_disconnect",
 ]
 
 DEFAULT_UID = bytes.fromhex("4b41534b41443031")  # 8 bytes, like the nRF52840 FICR device id
@@ -186,3 +187,60 @@ def nvm_page_erases() -> "list[int]":
     """Erases of each 4 KB NVM page since ``reset()`` (the nRF52840 endures 10 000 per page)."""
     import nvm
     return list(nvm._erases)
+
+
+# --- aesio (the counter lives in aesio.py, imported late) ---------------------------------------
+
+def aes_block_count() -> int:
+    """AES block operations (16-byte encryptions or decryptions) done by ``aesio`` since ``reset()``."""
+    import aesio
+    return aesio._blocks
+
+
+# --- _bleio (the radio model is in _bleio.py, imported late: it imports this module) -------------
+
+def set_ble_address(display: "str | bytes") -> None:
+    """The board's BLE MAC in display order (``"C8:1D:F5:ED:A8:35"`` or 6 bytes, most significant
+    first); ``_bleio.adapter.address.address_bytes`` gives it reversed, as on the board.
+    Lasts until ``reset()`` (default C8:1D:F5:ED:A8:35); the adapter's default name follows it."""
+    import _bleio
+    _bleio._set_board_address(display)
+
+
+def ble_address() -> str:
+    """The board's BLE MAC in display order, e.g. ``"C8:1D:F5:ED:A8:35"``."""
+    import _bleio
+    return _bleio._board_address_display()
+
+
+def ble_air_log() -> "list[tuple[int, bytes, bytes, bool, bool]]":
+    """Every ``start_advertising`` since ``reset()``: (virtual time ns, advertising data, scan
+    response (b"" if none), extended (over 31 bytes: legacy scanners never see it), connectable)."""
+    import _bleio
+    return _bleio._air_log()
+
+
+def ble_on_air(t_ns: "int | None" = None) -> "tuple[int, bytes, bytes, bool, bool] | None":
+    """The entry of ``ble_air_log()`` on air at ``t_ns`` (now by default), or None if silent."""
+    import _bleio
+    return _bleio._on_air(clock().now_ns() if t_ns is None else t_ns)
+
+
+def ble_adv_events(start_ns: int, end_ns: int) -> "list[tuple[int, bytes, bytes, bool, bool]]":
+    """Each advertising event the radio sends in [start_ns, end_ns), oldest first, as
+    (event time ns, advertising data, scan response, extended, connectable): one at each start,
+    then one per advertising interval until stopped (or its timeout)."""
+    import _bleio
+    return _bleio._adv_events(start_ns, end_ns)
+
+
+def ble_connect() -> None:
+    """A central connects to the board: advertising stops, ``adapter.connected`` becomes True."""
+    import _bleio
+    _bleio._connect()
+
+
+def ble_disconnect() -> None:
+    """The central disconnects (advertising stays stopped until the firmware restarts it)."""
+    import _bleio
+    _bleio._disconnect()

@@ -1,0 +1,461 @@
+"""BTHome v2 advertisements of a meter Reading: two alternating packets, plain or AES-CCM encrypted.
+
+What Home Assistant's receiver (``bthome-ble``) does decides the shape; ``shared/protocols/
+bthome.md`` says why. An advertisement is ``02 01 06 | LL 16 D2 FC DI | objects [| counter MIC]``
+and never more than 31 bytes (more would become extended advertising, which most Home Assistant
+scanners never see):
+
+- Packet A, energy: ``00 pid`` + T1, T2, T3 as object 0x4D (uint32 Wh). Encrypted, where only 15
+  bytes of objects fit: 0x0A (uint24 Wh) while every tariff is below 16 777 216 Wh, else 0x4D
+  without the packet id. The three tariffs go together or not at all: the receiver numbers
+  energy objects by their place in the packet (energy_1..3), so leaving one out would publish T2
+  as energy_1.
+- Packet B, instant values: ``00 pid``, battery 0x01 (%), power 0x0B (uint24, 0.01 W), current
+  0x43 (uint16 mA; more than 65 535 mA is sent as 65 535 and reported once per episode, never
+  rescaled), voltage 0x4A (uint16, 0.1 V, from 0.01 V rounded half up). Each one that is unknown
+  or stale is left out; the keys stay distinct.
+- Packet ids come from ONE counter shared by both packets, and each packet put on air takes the
+  next one (each ``packet()`` call, i.e. each ``start_advertising``). The radio repeats those
+  bytes at every advertising interval until the next switch, and the receiver drops the repeats
+  (same id); each switch brings a new id, higher than everything before. Keeping an unchanged
+  packet's id across switches, as HA's receiver would allow, cannot work with two alternating
+  packets: one of them always has the lower id, and bthome-ble takes a packet "older" than the
+  last one it accepted only once more than 4 s have passed. With the packets alternating every
+  2-4 s (3 s by default) the older one then never gets through: if the receiver missed its
+  first slot (a busy proxy, a start-up while the other was on air) its values would not reach
+  Home Assistant until they change.
+- Encrypted (DI 0x41): nonce = MAC (display order) | D2 FC | 41 | counter (4, LE); the objects are
+  encrypted, then counter (4, LE) and the 4-byte MIC follow. The packet is sealed anew, with the
+  next counter, at every ``packet()`` call too. Sealed once per content, one of two alternating
+  packets would always carry a lower counter than the other: bthome-ble rejects it as a replay
+  each time it comes round and logs a WARNING ("The new encryption counter ... is smaller than
+  the previous value ... might be compromised"), every few seconds, forever. Sealed per
+  transmission, each packet on air carries the highest counter yet.
+- Counters only grow, across reboots too (a reused counter would reuse the CCM keystream):
+  they are reserved in blocks, and the END of a block is saved (``counter_store.save(end)``)
+  before its first counter is used; after a reboot counting resumes at the saved end, above every
+  counter ever sent. The first block after a boot holds 1 024 counters and each next one twice
+  as many, up to 32 768: a board stuck in a reboot loop wastes at most 1 024 a boot (2**32 last
+  4 million boots), and in steady state the store is written once per 32 768 packets put on air.
+  With the default radio (the packets alternate every 3 s: 28 800 starts a day, plus a restart
+  for each of the 2 changes a minute with both packets changing at every 60 s poll: 2 880 more)
+  that is one write every 26 hours, after 5 in the first day after a boot.
+
+The counter store is any object with ``load() -> int | None`` (None: never saved) and
+``save(end: int) -> None``; ``load`` must never return less than the last completed ``save``.
+``MemoryCounterStore`` is the in-RAM one (tests, and a board without NVM: it does not survive
+a reboot). A store that fails (raises) stops encrypted packets rather than risk a reused counter.
+
+Steady state allocates nothing, in ``update`` or ``packet``: preallocated packet buffers and
+value lists, bytes written one by one (slices allocate), a cached memoryview per packet length,
+CCM in place (tests/vm/check_bthome.py measures it on the MicroPython VM).
+"""
+
+from kaskad import meter
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(value):  # type: ignore[misc]
+        return value
+
+
+try:  # for the type checker only: the board has no typing module, so this stops at once there
+    import typing  # noqa: F401
+
+    from kaskad.ccm import CCM
+except ImportError:
+    pass
+
+PACKET_A = const(0)  # energy T1, T2, T3
+PACKET_B = const(1)  # battery, power, current, voltage
+CHANGED_A = const(1)
+CHANGED_B = const(2)
+
+COUNTER_BLOCK_FIRST = const(1024)  # counters reserved by the first store write after a boot
+COUNTER_BLOCK_MAX = const(32768)  # the reservation doubles up to this
+MAX_ADV = const(31)  # legacy advertising
+MAX_NAME = const(29)  # bytes of the local name in a 31-byte scan response
+
+# Object ids (bthome_ble/const.py)
+OBJ_PACKET_ID = const(0x00)
+OBJ_BATTERY = const(0x01)  # uint8 %
+OBJ_ENERGY_24 = const(0x0A)  # uint24, 0.001 kWh
+OBJ_POWER_24 = const(0x0B)  # uint24, 0.01 W
+OBJ_CURRENT = const(0x43)  # uint16, 0.001 A
+OBJ_VOLTAGE = const(0x4A)  # uint16, 0.1 V
+OBJ_ENERGY_32 = const(0x4D)  # uint32, 0.001 kWh
+
+DI_PLAIN = const(0x40)  # BTHome v2, not encrypted, regular interval
+DI_ENCRYPTED = const(0x41)
+
+_AD_FLAGS = const(0x01)
+_AD_SERVICE_DATA = const(0x16)
+_AD_SHORT_NAME = const(0x08)
+_AD_COMPLETE_NAME = const(0x09)
+_GENERAL_DISCOVERABLE_NO_BREDR = const(0x06)
+_UUID_LO = const(0xD2)  # 0xFCD2, little-endian on air
+_UUID_HI = const(0xFC)
+_PAYLOAD_AT = const(8)  # 02 01 06 | LL 16 D2 FC DI
+_MAX_PLAIN_OBJECTS = const(23)  # 31 - 8; 15 when encrypted (counter and MIC take 8)
+_COUNTER_END = 0x100000000  # counters are 4 bytes
+
+MAX_U8 = const(0xFF)
+MAX_U16 = const(0xFFFF)
+MAX_U24 = const(0xFFFFFF)
+MAX_U32 = 0xFFFFFFFF
+
+# Bits of Broadcaster._flagged: what has been reported and not yet come right again.
+_FLAG_CURRENT_CLAMPED = const(1)
+_FLAG_ENERGY_RANGE = const(2)
+_FLAG_BATTERY_RANGE = const(4)
+_FLAG_POWER_RANGE = const(8)
+_FLAG_VOLTAGE_RANGE = const(16)
+_FLAG_COUNTER = const(32)
+
+
+class MemoryCounterStore:
+    """Counter reservations kept in RAM: survive a new Broadcaster, not a reboot."""
+
+    def __init__(self, end=None):
+        self.end = end
+        self.saves = 0
+
+    def load(self):
+        return self.end
+
+    def save(self, end):
+        self.end = end
+        self.saves += 1
+
+
+class Broadcaster:
+    """The two BTHome packets of a meter and its scan response.
+
+    ``mac_display``: the board's BLE address in display order (``_bleio`` gives it reversed);
+    ``name``: the local name for the scan response (UTF-8, cut to 29 bytes if longer);
+    ``bindkey``: 16 bytes, or None to broadcast in the clear; ``counter_store``: see the module
+    docstring (needed with a bindkey); ``report(line)``: one console line for each problem.
+
+    Use: ``update(reading, now_ms, max_age_ms)`` after each poll (and now and then between polls,
+    so values that grow stale drop out), which says which packets changed; ``packet(which)``
+    for each ``start_advertising`` (a switch, or a change of the packet on air), with
+    ``scan_response`` as its scan response.
+    """
+
+    def __init__(self, mac_display, name, bindkey, counter_store, report,
+                 counter_block=COUNTER_BLOCK_FIRST, counter_block_max=COUNTER_BLOCK_MAX):
+        if len(mac_display) != 6:
+            raise ValueError("the BLE address has 6 bytes, got %d" % len(mac_display))
+        if not 1 <= counter_block <= counter_block_max:
+            raise ValueError("need 1 <= counter_block <= counter_block_max")
+        self._report = report
+        self._store = counter_store
+        self._block = counter_block
+        self._block_max = counter_block_max
+        self._bufs = (bytearray(MAX_ADV), bytearray(MAX_ADV))
+        self._objects = (bytearray(_MAX_PLAIN_OBJECTS), bytearray(_MAX_PLAIN_OBJECTS))  # plaintext
+        self._payloads = (memoryview(self._bufs[0])[_PAYLOAD_AT:], memoryview(self._bufs[1])[_PAYLOAD_AT:])
+        # A cached view of each packet, for the length it was made for.
+        self._views = [None, None]  # type: typing.List[typing.Optional[memoryview]]
+        self._view_lens = [0, 0]
+        self._values = ([None, None, None], [None, None, None, None])  # what each packet carries
+        self._new = ([None, None, None], [None, None, None, None])  # scratch for update()
+        self._next_pid = 0  # the packet id the next packet() takes
+        self._flagged = 0
+        self._nonce = bytearray(13)
+        for i in range(6):
+            self._nonce[i] = mac_display[i]
+        self._nonce[6] = _UUID_LO
+        self._nonce[7] = _UUID_HI
+        self._nonce[8] = DI_ENCRYPTED
+        self._ccm = None  # type: typing.Optional[CCM]
+        self._counter = 0  # next counter to use ...
+        self._counter_end = 0  # ... while below this reserved end (both valid once loaded)
+        self._counter_loaded = False
+        for buf in self._bufs:
+            buf[0] = 2
+            buf[1] = _AD_FLAGS
+            buf[2] = _GENERAL_DISCOVERABLE_NO_BREDR
+            buf[4] = _AD_SERVICE_DATA
+            buf[5] = _UUID_LO
+            buf[6] = _UUID_HI
+        self.scan_response = b""
+        self.set_name(name)
+        self.set_bindkey(bindkey)
+
+    # --- settings ------------------------------------------------------------------------------
+
+    def set_name(self, name):
+        """The scan response: ``LL 09 name``, or ``LL 08 name-cut`` if the UTF-8 name is over 29 bytes."""
+        raw = name.encode("utf-8")
+        kind = _AD_COMPLETE_NAME
+        if len(raw) > MAX_NAME:
+            cut = MAX_NAME
+            while cut > 0 and (raw[cut] & 0xC0) == 0x80:  # not inside a character
+                cut -= 1
+            self._report("bthome: the name is %d bytes in UTF-8, only %d fit: sending %r as a "
+                         "shortened name" % (len(raw), MAX_NAME, raw[:cut].decode("utf-8")))
+            raw = raw[:cut]
+            kind = _AD_SHORT_NAME
+        self.scan_response = bytes((len(raw) + 1, kind)) + raw if raw else b""
+
+    def set_bindkey(self, bindkey):
+        """Encrypt with ``bindkey`` (16 bytes) from the next ``packet`` call on, or not at all (None)."""
+        if bindkey is None:
+            self._ccm = None
+        else:
+            if self._store is None:
+                raise ValueError("an encryption key needs a counter store")
+            from kaskad import ccm
+
+            if self._ccm is None:
+                self._ccm = ccm.CCM(bindkey)
+            else:
+                self._ccm.rekey(bindkey)
+
+    @property
+    def encrypted(self):
+        return self._ccm is not None
+
+    # --- the packets ---------------------------------------------------------------------------
+
+    def packet(self, which):
+        """Packet ``which`` (PACKET_A or PACKET_B) to put on air now, as a memoryview; None when it
+        has nothing to publish (every value unknown or stale, or no safe encryption counter).
+
+        Call it each time the packet goes on air (each ``start_advertising``), and only then: it
+        takes the next packet id and, encrypted, the next counter. The view shows a buffer that
+        the next call rewrites: ``_bleio`` copies it when advertising starts; keep
+        ``bytes(view)`` to hold on to it.
+        """
+        if which == PACKET_A:
+            n = self._compose_a()
+        else:
+            n = self._compose_b()
+        if n == 0:
+            return None
+        buf = self._bufs[which]
+        objects = self._objects[which]
+        ccm = self._ccm
+        if ccm is None:
+            for i in range(n):
+                buf[_PAYLOAD_AT + i] = objects[i]
+            buf[7] = DI_PLAIN
+        else:
+            counter = self._take_counter()
+            if counter is None:
+                return None
+            nonce = self._nonce
+            payload = self._payloads[which]
+            for i in range(4):
+                nonce[9 + i] = (counter >> (8 * i)) & 0xFF
+            ccm.encrypt_into(nonce, objects, n, payload)  # ciphertext | MIC
+            for i in range(3, -1, -1):
+                payload[n + 4 + i] = payload[n + i]  # the MIC goes after the counter
+            for i in range(4):
+                payload[n + i] = nonce[9 + i]
+            n += 8
+            buf[7] = DI_ENCRYPTED
+        buf[3] = n + 4  # LL: type, UUID (2), DI, objects [, counter, MIC]
+        n += _PAYLOAD_AT
+        if self._view_lens[which] != n:
+            self._views[which] = memoryview(buf)[:n]
+            self._view_lens[which] = n
+        return self._views[which]
+
+    def update(self, reading, now_ms, max_age_ms, first=None):
+        """Take the values of ``reading`` at ``now_ms`` (older than ``max_age_ms``: left out).
+
+        Returns CHANGED_A | CHANGED_B for the packets whose values changed (0: both stay as they
+        are): put ``packet(which)`` on air again at once for the one on air. ``first`` is
+        ignored (ids follow the ``packet()`` calls, so the order on air needs no hint); it stays
+        only for callers written against the first version of this method.
+        """
+        self._read_energy(reading, now_ms, max_age_ms)
+        self._read_instant(reading, now_ms, max_age_ms)
+        return self._take(PACKET_A) | self._take(PACKET_B)
+
+    def _take(self, which):
+        """Adopt the values just read for packet ``which``; its CHANGED_ bit if they differ."""
+        new = self._new[which]
+        old = self._values[which]
+        same = True
+        for i in range(len(new)):
+            if new[i] != old[i]:
+                same = False
+            old[i] = new[i]
+        if same:
+            return 0
+        return CHANGED_A if which == PACKET_A else CHANGED_B
+
+    # --- reading the meter's values --------------------------------------------------------------
+
+    def _raise_flag(self, bit):
+        """True when the problem ``bit`` starts (report it then, once); False while it lasts."""
+        if self._flagged & bit:
+            return False
+        self._flagged |= bit
+        return True
+
+    def _read_energy(self, reading, now_ms, max_age_ms):
+        new = self._new[PACKET_A]
+        complete = True
+        too_big = False
+        for i in range(3):
+            value = reading.get(meter.ENERGY_T1 + i, now_ms, max_age_ms)
+            if value is None:
+                complete = False
+            elif value < 0 or value > MAX_U32:
+                too_big = True
+            new[i] = value
+        if not too_big:
+            self._flagged &= ~_FLAG_ENERGY_RANGE
+        elif self._raise_flag(_FLAG_ENERGY_RANGE):
+            self._report("bthome: energy registers %r, %r, %r Wh do not all fit 32 bits: energy "
+                         "left out" % (new[0], new[1], new[2]))
+        if too_big or not complete:
+            new[0] = None
+            new[1] = None
+            new[2] = None
+
+    def _read_instant(self, reading, now_ms, max_age_ms):
+        new = self._new[PACKET_B]
+        new[0] = self._fits(reading.get(meter.BATTERY, now_ms, max_age_ms), MAX_U8, _FLAG_BATTERY_RANGE, "battery %")
+        new[1] = self._fits(reading.get(meter.POWER, now_ms, max_age_ms), MAX_U24, _FLAG_POWER_RANGE, "power 0.01 W")
+        current = reading.get(meter.CURRENT, now_ms, max_age_ms)
+        if current is not None and current > MAX_U16:
+            if self._raise_flag(_FLAG_CURRENT_CLAMPED):
+                self._report("bthome: current %d mA is more than BTHome carries (65535 mA): "
+                             "sending 65535 mA while it lasts" % current)
+            current = MAX_U16
+        else:
+            self._flagged &= ~_FLAG_CURRENT_CLAMPED
+        new[2] = self._fits(current, MAX_U16, 0, "current mA")
+        voltage = reading.get(meter.VOLTAGE, now_ms, max_age_ms)
+        if voltage is not None:
+            voltage = (voltage + 5) // 10  # 0.01 V -> 0.1 V, half up
+        new[3] = self._fits(voltage, MAX_U16, _FLAG_VOLTAGE_RANGE, "voltage 0.1 V")
+
+    def _fits(self, value, limit, bit, what):
+        """``value`` if its object can carry it, else None (reported once per episode)."""
+        if value is None:
+            return None
+        if 0 <= value <= limit:
+            self._flagged &= ~bit
+            return value
+        if bit and self._raise_flag(bit):
+            self._report("bthome: %s %d does not fit its BTHome object (0-%d): left out" % (what, value, limit))
+        return None
+
+    # --- building ------------------------------------------------------------------------------
+
+    def _take_pid(self):
+        pid = self._next_pid
+        self._next_pid = (pid + 1) & 0xFF
+        return pid
+
+    def _compose_a(self):
+        """T1, T2, T3 into the plaintext objects of packet A; returns their length (0: none)."""
+        out = self._objects[PACKET_A]
+        values = self._values[PACKET_A]
+        if values[0] is None:
+            return 0
+        encrypted = self._ccm is not None
+        wide = not encrypted or values[0] > MAX_U24 or values[1] > MAX_U24 or values[2] > MAX_U24
+        at = 0
+        if not (encrypted and wide):  # 2 + 3 x 5 = 17 bytes fit only in the clear
+            out[0] = OBJ_PACKET_ID
+            out[1] = self._take_pid()
+            at = 2
+        for i in range(3):
+            value = values[i]
+            out[at] = OBJ_ENERGY_32 if wide else OBJ_ENERGY_24
+            out[at + 1] = value & 0xFF
+            out[at + 2] = (value >> 8) & 0xFF
+            out[at + 3] = (value >> 16) & 0xFF
+            at += 4
+            if wide:
+                out[at] = (value >> 24) & 0xFF
+                at += 1
+        return at
+
+    def _compose_b(self):
+        """Battery, power, current, voltage (those known) into the plaintext objects of packet B;
+        returns their length (0: none)."""
+        out = self._objects[PACKET_B]
+        values = self._values[PACKET_B]
+        if values[0] is None and values[1] is None and values[2] is None and values[3] is None:
+            return 0
+        out[0] = OBJ_PACKET_ID
+        out[1] = self._take_pid()
+        at = 2
+        battery = values[0]
+        if battery is not None:
+            out[at] = OBJ_BATTERY
+            out[at + 1] = battery
+            at += 2
+        power = values[1]
+        if power is not None:
+            out[at] = OBJ_POWER_24
+            out[at + 1] = power & 0xFF
+            out[at + 2] = (power >> 8) & 0xFF
+            out[at + 3] = power >> 16
+            at += 4
+        current = values[2]
+        if current is not None:
+            out[at] = OBJ_CURRENT
+            out[at + 1] = current & 0xFF
+            out[at + 2] = current >> 8
+            at += 3
+        voltage = values[3]
+        if voltage is not None:
+            out[at] = OBJ_VOLTAGE
+            out[at + 1] = voltage & 0xFF
+            out[at + 2] = voltage >> 8
+            at += 3
+        return at
+
+    def _take_counter(self):
+        """The next encryption counter, reserving a new block first when needed; None if no
+        counter can be used safely (the store failed, or all 2**32 are spent)."""
+        if not self._counter_loaded:
+            try:
+                stored = self._store.load()
+            except Exception as error:  # a flash read error must not end the firmware
+                if self._raise_flag(_FLAG_COUNTER):
+                    self._report("bthome: the counter store cannot be read (%r): no encrypted "
+                                 "packets" % (error,))
+                return None
+            if stored is None:
+                stored = 0
+            if not isinstance(stored, int) or stored < 0:
+                if self._raise_flag(_FLAG_COUNTER):
+                    self._report("bthome: the counter store holds %r: no encrypted packets" % (stored,))
+                return None
+            self._counter = stored
+            self._counter_end = stored
+            self._counter_loaded = True
+        counter = self._counter
+        if counter >= self._counter_end:
+            if counter >= _COUNTER_END:
+                if self._raise_flag(_FLAG_COUNTER):
+                    self._report("bthome: all 2**32 encryption counters are used: no encrypted packets")
+                return None
+            end = counter + self._block
+            if end > _COUNTER_END:
+                end = _COUNTER_END
+            try:
+                self._store.save(end)
+            except Exception as error:  # never use a counter that a reboot could hand out again
+                if self._raise_flag(_FLAG_COUNTER):
+                    self._report("bthome: the counter store cannot be written (%r): no encrypted "
+                                 "packets" % (error,))
+                return None
+            self._counter_end = end
+            if self._block < self._block_max:
+                self._block = min(2 * self._block, self._block_max)
+        self._flagged &= ~_FLAG_COUNTER
+        self._counter = counter + 1
+        return counter

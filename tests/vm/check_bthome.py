@@ -1,0 +1,211 @@
+# Runs on the MicroPython VM: the BTHome packets and AES-CCM of lib/kaskad, and their heap use.
+# The expected bytes come from outside this code: the worked example of shared/protocols/bthome.md
+# (plain packet B), the packet layout of bthome.md section 1 built here byte by byte, and AES-CCM
+# outputs of the `cryptography` package's AESCCM(key, tag_length=4) (the CPython tests check the
+# same code against AESCCM on random inputs; this checks that the VM computes the same).
+# aesio comes from host/vm/aesio.py (cryptolib's ECB), which counts block operations.
+# vm-heapsize: 128K
+import gc
+
+import aesio
+
+from kaskad import bthome, meter
+from kaskad.ccm import CCM
+
+MAC = bytes([0xC8, 0x1D, 0xF5, 0xED, 0xA8, 0x35])  # display order
+KEY = bytes([0x23, 0x1D, 0x39, 0xC1, 0xD7, 0xCC, 0x1A, 0xB1, 0xAE, 0xE2, 0x24, 0xCD, 0x09, 0x6D, 0xB9, 0x32])
+problems = []
+
+
+def hexbytes(text):
+    return bytes(int(part, 16) for part in text.split())
+
+
+def reading(values, now=0):
+    r = meter.Reading()
+    for field in range(meter.FIELD_COUNT):
+        if values[field] is not None:
+            r.set(field, values[field], now)
+    return r
+
+
+NONE = [None] * meter.FIELD_COUNT
+
+# --- CCM against AESCCM(bytes(range(16)), tag_length=4), nonce bytes(range(100, 113)) ---------
+CCM_VECTORS = (
+    (0, "100beb29"),
+    (1, "9a54314891"),
+    (15, "9a70840c638b0c4e897c2b555063adf1184aea"),
+    (16, "9a70840c638b0c4e897c2b555063ad3d82f86161"),
+    (17, "9a70840c638b0c4e897c2b555063ad3d15f0afd8de"),
+    (33, "9a70840c638b0c4e897c2b555063ad3d150cad5aa9eab6ec18ebe01c48529ca7b5eb29ee6c"),
+)
+ccm = CCM(bytes(range(16)))
+nonce = bytes(range(100, 113))
+for n, expected in CCM_VECTORS:
+    plain = bytes((7 * i + 3) & 0xFF for i in range(n))
+    out = bytearray(n + 4)
+    assert ccm.encrypt_into(nonce, plain, n, out) == n + 4
+    assert out.hex() == expected, (n, out.hex())
+    back = bytearray(n)
+    assert ccm.decrypt_into(nonce, out, n, back) and bytes(back) == plain, n
+    for bit in (0, 8 * (n + 4) - 1):
+        bad = bytearray(out)
+        bad[bit // 8] ^= 1 << (bit % 8)
+        assert not ccm.decrypt_into(nonce, bad, n, back), (n, bit)
+        assert bytes(back) == bytes(n), "plaintext left after a failed MIC"
+    inplace = bytearray(plain) + bytearray(4)
+    ccm.encrypt_into(nonce, inplace, n, inplace)
+    assert inplace.hex() == expected
+
+# --- plain packet B: the worked example of bthome.md (pid 7, 96 %, 1.23 kW, 5.432 A, 229.9 V) --
+lines = []
+b = bthome.Broadcaster(MAC, "KASKAD 20109", None, None, lines.append)
+values = list(NONE)
+for i in range(7):  # packet A alone changes and goes on air 7 times: ids 0..6
+    values[0] = 1000 + i
+    values[1] = 0
+    values[2] = 0
+    assert b.update(reading(values), 0, 1000) == bthome.CHANGED_A
+    assert b.packet(bthome.PACKET_A)[9] == i
+assert b.packet(bthome.PACKET_B) is None  # nothing known: nothing to send
+values[meter.BATTERY] = 96
+values[meter.POWER] = 123000
+values[meter.CURRENT] = 5432
+values[meter.VOLTAGE] = 22990  # 229.90 V
+assert b.update(reading(values), 0, 1000) == bthome.CHANGED_B
+assert bytes(b.packet(bthome.PACKET_B)) == hexbytes(
+    "02 01 06 12 16 D2 FC 40 00 07 01 60 0B 78 E0 01 43 38 15 4A FB 08")
+assert b.scan_response == hexbytes("0D 09 4B 41 53 4B 41 44 20 32 30 31 30 39")
+assert b.update(reading(values), 0, 1000) == 0  # unchanged values
+
+# --- plain packet A: section 1 layout, three uint32 energies (0x4D) ------------------------------
+values[0] = 0x12345678
+values[1] = 16777216
+values[2] = 0
+assert b.update(reading(values), 0, 1000) == bthome.CHANGED_A
+expected = bytearray(hexbytes("02 01 06 15 16 D2 FC 40 00 08"))
+for energy in (0x12345678, 16777216, 0):
+    expected.append(0x4D)
+    expected.extend(energy.to_bytes(4, "little"))
+assert bytes(b.packet(bthome.PACKET_A)) == bytes(expected), bytes(b.packet(bthome.PACKET_A)).hex()
+assert lines == [], lines
+
+# --- a stale value is left out, never repeated ----------------------------------------------------
+r = reading(values, 0)
+r.set(meter.VOLTAGE, 23000, 5000)  # voltage confirmed later than the rest
+assert b.update(r, 5000, 4000) == bthome.CHANGED_A | bthome.CHANGED_B
+assert b.packet(bthome.PACKET_A) is None  # every tariff is stale
+assert bytes(b.packet(bthome.PACKET_B)) == hexbytes("02 01 06 09 16 D2 FC 40 00 09 4A FC 08")
+
+# --- encrypted packet B against AESCCM: counter 0, then a counter resumed from the store --------
+values = list(NONE)
+values[meter.BATTERY] = 96
+values[meter.POWER] = 123000
+values[meter.CURRENT] = 5432
+values[meter.VOLTAGE] = 22990
+for stored, counter, sealed in ((None, 0, "6133174fa954899c7ae379824304dda0211a"),
+                                (0x01020304, 0x01020304, "6448d344ffe5656f68db438a60050840ffe2")):
+    store = bthome.MemoryCounterStore(stored)
+    e = bthome.Broadcaster(MAC, "KASKAD 20109", KEY, store, lines.append)
+    assert e.update(reading(values), 0, 1000) == bthome.CHANGED_B
+    sealed = hexbytes(" ".join(sealed[i:i + 2] for i in range(0, len(sealed), 2)))
+    want = hexbytes("02 01 06 1A 16 D2 FC 41") + sealed[:14] + counter.to_bytes(4, "little") + sealed[14:]
+    assert bytes(e.packet(bthome.PACKET_B)) == want, bytes(e.packet(bthome.PACKET_B)).hex()
+    assert store.end == counter + bthome.COUNTER_BLOCK_FIRST and store.saves == 1
+assert lines == [], lines
+
+# --- encrypted packet A: 0x0A below 16 777 216 Wh, 0x4D without a packet id from there on ------
+values = list(NONE)
+values[0] = 16777215
+values[1] = 5
+values[2] = 0
+e = bthome.Broadcaster(MAC, "KASKAD 20109", KEY, bthome.MemoryCounterStore(), lines.append)
+e.update(reading(values), 0, 1000)
+packet = bytes(e.packet(bthome.PACKET_A))
+assert len(packet) == 30 and packet[3] == 26 and packet[7] == 0x41
+values[0] = 16777216
+e.update(reading(values), 0, 1000)
+packet = bytes(e.packet(bthome.PACKET_A))
+assert len(packet) == 31 and packet[3] == 27
+nonce = MAC + hexbytes("D2 FC 41") + packet[23:27]
+plain = bytearray(15)
+assert CCM(KEY).decrypt_into(nonce, packet[8:23] + packet[27:31], 15, plain)
+assert bytes(plain) == hexbytes("4D 00 00 00 01 4D 05 00 00 00 4D 00 00 00 00"), bytes(plain).hex()
+
+
+# --- each time a packet goes on air it takes the next id and, encrypted, the next counter --------
+e = bthome.Broadcaster(MAC, "KASKAD 20109", KEY, bthome.MemoryCounterStore(500), lines.append)
+values = list(NONE)
+values[meter.VOLTAGE] = 23000
+e.update(reading(values), 0, 1000)
+plains = []
+for expected_counter in (500, 501, 502):
+    packet = bytes(e.packet(bthome.PACKET_B))
+    assert packet[-8:-4] == expected_counter.to_bytes(4, "little")
+    n = len(packet) - 16
+    out = bytearray(n)
+    assert CCM(KEY).decrypt_into(MAC + packet[5:8] + packet[-8:-4], packet[8:8 + n] + packet[-4:], n, out)
+    plains.append(bytes(out))
+# the same values each time, with the next packet id of the shared sequence
+assert plains == [hexbytes("00 00 4A FC 08"), hexbytes("00 01 4A FC 08"), hexbytes("00 02 4A FC 08")]
+
+# --- figures: bytes per advertisement ---------------------------------------------------------
+full = [12345678, 2345, 0, 0, 12350023, 23000, 5432, 123000, 96]
+sizes = []
+for key, t1 in ((None, 12345678), (KEY, 12345678), (KEY, 16777216)):
+    full[0] = t1
+    br = bthome.Broadcaster(MAC, "KASKAD 20109", key, bthome.MemoryCounterStore(), lines.append)
+    br.update(reading(full), 0, 1000)
+    sizes.append((len(br.packet(bthome.PACKET_A)), len(br.packet(bthome.PACKET_B))))
+print("bytes per advertisement: plain A %d, B %d; encrypted A %d (0x0A energies) or %d (0x4D), B %d"
+      % (sizes[0][0], sizes[0][1], sizes[1][0], sizes[2][0], sizes[1][1]))
+assert sizes == [(25, 22), (30, 30), (31, 30)], sizes
+
+
+# --- heap: allocations in steady state -----------------------------------------------------------
+def measure(key, updates, switches_only):
+    store = bthome.MemoryCounterStore()
+    br = bthome.Broadcaster(MAC, "KASKAD 20109", key, store, lines.append)
+    rd = meter.Reading()
+    for field in range(meter.FIELD_COUNT):
+        rd.set(field, 1000 if field != meter.BATTERY else 90, 0)
+    for i in range(20):  # warm up: views of every length, the counter block
+        rd.set(0, 1000 + i, 0)
+        rd.set(meter.POWER, 5000 + i, 0)
+        br.update(rd, 0, 1000)
+        br.packet(bthome.PACKET_A)
+        br.packet(bthome.PACKET_B)
+    aes_before = aesio.blocks
+    changed = bthome.CHANGED_A | bthome.CHANGED_B
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    for i in range(updates):
+        if not switches_only:
+            rd.set(0, 2000 + i, 0)
+            rd.set(meter.POWER, 6000 + i, 0)
+            changed = br.update(rd, 0, 1000)
+        br.packet(bthome.PACKET_A)
+        br.packet(bthome.PACKET_B)
+    after = gc.mem_alloc()
+    gc.enable()
+    assert changed == bthome.CHANGED_A | bthome.CHANGED_B
+    return after - before, (aesio.blocks - aes_before) // (2 * updates)
+
+
+for name, key in (("plain", None), ("encrypted", KEY)):
+    for what, switches_only in (("update + both packets on air", False), ("both packets on air, no update", True)):
+        small, _ = measure(key, 10, switches_only)
+        large, blocks = measure(key, 210, switches_only)
+        per_round = (large - small) // 200
+        print("heap per %s (%s): %d bytes (%d over 10 rounds, %d over 210); AES blocks per packet: %d"
+              % (what, name, per_round, small, large, blocks))
+        if per_round > 0:
+            problems.append("%s, %s: %d bytes allocated per round" % (name, what, per_round))
+        if blocks != (4 if key is not None else 0):
+            problems.append("%d AES blocks per %s packet" % (blocks, name))
+
+assert not problems, problems
+assert lines == [], lines
+print("ok")
