@@ -6,6 +6,7 @@ lib/kaskad. The PC runner (host/run.py) boots this same file against a simulated
 
 import time
 
+import _bleio
 import board
 import busio
 import microcontroller
@@ -17,8 +18,10 @@ except ImportError:  # earlier versions: os.getenv returns bare integers as int
 
 from kaskad import console, settings
 from kaskad.app import App
+from kaskad.bthome import Broadcaster, MemoryCounterStore
 from kaskad.clock import Clock
-from kaskad.store import Store
+from kaskad.radio import Radio
+from kaskad.store import CounterStore, Store
 
 clock = Clock(time)
 
@@ -51,5 +54,13 @@ config = settings.load(read_setting, report, file_keys(), store)
 # over, so no byte is lost while the loop is busy elsewhere.
 uart = busio.UART(pin(config.uart_tx, "TX"), pin(config.uart_rx, "RX"), baudrate=config.baud,
                   timeout=0, receiver_buffer_size=256)
-console.info(clock.now_ms(), "kaskad-ble: meter %s, poll every %d s" % (config.meter_address, config.poll_seconds))
-App(config, uart, clock).run()
+
+adapter = _bleio.adapter
+mac_display = bytes(reversed(adapter.address.address_bytes))  # the board gives it little-endian
+name = config.name or ("KASKAD %d" % config.meter_address if config.meter_address else "KASKAD")
+counters = CounterStore(store) if store is not None else MemoryCounterStore()
+broadcaster = Broadcaster(mac_display, name, config.bindkey, counters, report)
+radio = Radio(adapter, broadcaster, config.adv_interval_ms, config.adv_switch_ms, report)
+console.info(clock.now_ms(), "kaskad-ble: meter %s, poll every %d s, %s BTHome as %r" % (
+    config.meter_address, config.poll_seconds, "encrypted" if config.bindkey else "plain", name))
+App(config, uart, clock, broadcaster, radio).run()
