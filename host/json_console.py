@@ -6,6 +6,9 @@ The contract other tools rely on:
    "made": "...", "generation": "old|transitional|new", "flags": {...}, "stale": [...]}
   {"type": "error", "t": s, "what": "..."}
   {"type": "info", "t": s, "text": "..."}
+  {"type": "advert", "t": s, "adv": "<hex>", "scan": "<hex>", "address": "AA:BB:CC:DD:EE:FF",
+   "ha": {"energy_1": 1234.56, ...}}   (each time an advertisement goes on air, with what
+   Home Assistant's own parser made of it)
 null where unknown, or older than KASKAD_MAX_AGE_SECONDS. "t" is seconds since start.
 """
 
@@ -49,3 +52,7 @@ class JsonSink:
 
     def info(self, now_ms, text):
         self._emit({"type": "info", "t": now_ms / 1000, "text": text})
+
+    def advert(self, t_s, adv, scan, address, values):
+        self._emit({"type": "advert", "t": t_s, "adv": adv.hex(), "scan": scan.hex(),
+                    "address": address, "ha": values})

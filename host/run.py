@@ -43,6 +43,31 @@ def setting(name):
         return None
 
 
+def show_home_assistant(json_sink):
+    """Print what Home Assistant's own BTHome parser makes of each advertisement put on air,
+    with the bindkey from the settings typed into it."""
+    from ha_view import HomeAssistantView
+
+    key = setting("KASKAD_BINDKEY")
+    try:
+        bindkey = bytes.fromhex(key) if isinstance(key, str) and len(key) == 32 else None
+    except ValueError:
+        bindkey = None
+    view = HomeAssistantView(bindkey)
+    address = _harness.ble_address()
+
+    def on_air(entry):
+        t_ns, adv, scan, _extended, connectable = entry
+        values = view.receive(adv, scan, address, t_ns / 1e9, connectable)
+        if json_sink is not None:
+            json_sink.advert(t_ns / 1e9, adv, scan, address, values)
+        elif values:
+            shown = ", ".join("%s %s" % (k, v) for k, v in sorted(values.items()) if k != "packet_id")
+            print("%.1f s Home Assistant (%s): %s" % (t_ns / 1e9, view.title(address), shown or "nothing new"))
+
+    _harness.on_ble_advertise(on_air)
+
+
 def main(argv=None):
     args = parse_args(argv)
     if not os.path.exists(args.settings):
@@ -63,10 +88,13 @@ def main(argv=None):
         if not isinstance(address, int) or not 1 <= address <= 65534:
             address = DEFAULT_ADDRESS
         _harness.attach_far_end(tx, rx, SimWire(SimMeter(address=address)))
+    sink = None
     if args.json:
         from json_console import JsonSink
 
-        console.set_sink(JsonSink())
+        sink = JsonSink()
+        console.set_sink(sink)
+    show_home_assistant(sink)
     try:
         boot.run_code_py()
     except _harness.HostStop:

@@ -71,7 +71,7 @@ def test_bad_settings_name_the_key_and_the_board_still_reads(tmp_path):
 
 def test_text_mode_prints_one_line_per_poll(tmp_path):
     path = settings_file(tmp_path, "KASKAD_METER_ADDRESS = 20109\nKASKAD_POLL_SECONDS = 5\n")
-    out = run("--settings", path, "--seconds", "5.5")
+    out = run("--settings", path, "--seconds", "6.5")
     polls = [line for line in out.splitlines() if " meter 20109 " in line]
     assert len(polls) == 2
     assert "229.87 V" in polls[0] and "1888.880 kWh" in polls[0]
@@ -93,3 +93,21 @@ def test_the_benchmark_prints_its_figures():
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith(("old meter", "new meter"))]
     assert len(rows) == 4 and all(row.count("x") >= 2 for row in rows)
+
+
+def test_json_shows_what_home_assistant_makes_of_each_advertisement():
+    lines = run_json("--seconds", "4")
+    adverts = [line for line in lines if line["type"] == "advert"]
+    assert len(adverts) >= 2
+    assert all(len(bytes.fromhex(line["adv"])) <= 31 for line in adverts)
+    seen = {}
+    for line in adverts:
+        seen.update(line["ha"])
+    truth = expected_from(SimMeter())
+    assert seen["energy_1"] == truth[0] / 1000 and seen["voltage"] == round(truth[5] / 100, 1)
+    assert adverts[0]["address"] == "C8:1D:F5:ED:A8:35"
+
+
+def test_text_mode_shows_home_assistants_view():
+    out = run("--seconds", "4")
+    assert "Home Assistant (KASKAD 20109 A835): energy_1 1234.56" in out

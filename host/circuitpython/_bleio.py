@@ -337,6 +337,8 @@ class Adapter:
                                is_anonymous, power)
         object.__setattr__(self, "_current", current)
         _log.append(current)
+        for observer in _observers:
+            observer(current.entry(current.start_ns))
 
     def stop_advertising(self) -> None:
         """Stop sending advertising packets (nothing happens when none are being sent)."""
@@ -382,6 +384,7 @@ adapter: Adapter = object.__new__(Adapter)
 def _reset() -> None:
     global _board_address
     _log.clear()
+    _observers.clear()
     _board_address = _address_from_display(DEFAULT_ADDRESS)
     adapter._power_on()
 
@@ -406,6 +409,14 @@ def _connect() -> None:
 def _disconnect() -> None:
     if adapter._connections:
         object.__setattr__(adapter, "_connections", adapter._connections - 1)
+
+
+_observers: "list[Any]" = []
+
+
+def _observe(callback: Any) -> None:
+    """Host only: call ``callback(entry)`` at every start_advertising (entry as in ``_air_log``)."""
+    _observers.append(callback)
 
 
 def _air_log() -> "list[tuple[int, bytes, bytes, bool, bool]]":

@@ -23,7 +23,7 @@ __all__ = [
     "set_serial_connected", "serial_connected", "set_cpu_uid", "cpu_uid",
     "set_nvm_file", "nvm_file", "nvm_cut_power_after", "nvm_write_log", "nvm_write_count",
     "nvm_page_erases", "aes_block_count", "set_ble_address", "ble_address", "ble_air_log",
-    "ble_on_air", "ble_adv_events", "ble_connect", "ble_disconnect",
+    "ble_on_air", "on_ble_advertise", "ble_adv_events", "ble_connect", "ble_disconnect",
 ]
 
 DEFAULT_UID = bytes.fromhex("4b41534b41443031")  # 8 bytes, like the nRF52840 FICR device id
@@ -218,6 +218,13 @@ def ble_air_log() -> "list[tuple[int, bytes, bytes, bool, bool]]":
     response (b"" if none), extended (over 31 bytes: legacy scanners never see it), connectable)."""
     import _bleio
     return _bleio._air_log()
+
+
+def on_ble_advertise(callback: "Callable[[tuple[int, bytes, bytes, bool, bool]], None]") -> None:
+    """Call ``callback(entry)`` each time the firmware starts advertising (until ``reset()``);
+    the entry is shaped like those of ``ble_air_log()``."""
+    import _bleio
+    _bleio._observe(callback)
 
 
 def ble_on_air(t_ns: "int | None" = None) -> "tuple[int, bytes, bytes, bool, bool] | None":

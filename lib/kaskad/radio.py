@@ -30,7 +30,7 @@ class Radio:
     def changed(self, which_bits, now_ms):
         """The broadcaster changed these packets: the one on air goes out again at once."""
         bit = CHANGED_A if self.on_air == PACKET_A else CHANGED_B
-        if which_bits & bit:
+        if which_bits & bit and self.restarts:  # before the first switch nothing is on air
             self._start(self.on_air)
 
     def tick(self, now_ms):
