@@ -45,6 +45,7 @@ drops connections and the log, and restores the default address and name.
 from typing import Any, Optional
 
 import _harness
+from _mpobj import get_float as _get_float, get_int as _get_int
 from _cpfloat import f30, f32
 
 __all__ = ["Adapter", "Address", "BluetoothError", "adapter"]
@@ -54,7 +55,6 @@ class BluetoothError(Exception):
     """Catchall exception for Bluetooth related errors."""
 
 
-_MP_INT_MIN, _MP_INT_MAX = -(1 << 31), (1 << 31) - 1
 _LEGACY_MAX = 31  # BLE_GAP_ADV_SET_DATA_SIZE_MAX
 _EXTENDED_MAX = 255  # BLE_GAP_ADV_SET_DATA_SIZE_EXTENDED_MAX_SUPPORTED (S140)
 _EXTENDED_CONNECTABLE_MAX = 238  # BLE_GAP_ADV_SET_DATA_SIZE_EXTENDED_CONNECTABLE_MAX_SUPPORTED
@@ -65,23 +65,6 @@ _ADV_INTERVAL_MAX = f32(10.24)  # ADV_INTERVAL_MAX (10.24f)
 _TX_POWERS = (-40, -20, -16, -12, -8, -4, 0, 2, 3, 4, 5, 6, 7, 8)  # nRF52840, S140
 _DEVNAME_MAX = 248  # BLE_GAP_DEVNAME_MAX_LEN
 _DEFAULT = object()  # an argument not given (an explicit None is an error for interval)
-
-
-def _get_int(obj: object) -> int:
-    """py/obj.c mp_obj_get_int()."""
-    if isinstance(obj, int):
-        value = int(obj)
-        if not _MP_INT_MIN <= value <= _MP_INT_MAX:
-            raise OverflowError("overflow converting long int to machine word")
-        return value
-    raise TypeError("can't convert %s to int" % type(obj).__name__)
-
-
-def _get_float(obj: object) -> float:
-    """py/obj.c mp_obj_get_float(): int, bool or float, as the board's 30-bit float."""
-    if isinstance(obj, (int, float)):
-        return f30(float(obj))
-    raise TypeError("can't convert %s to float" % type(obj).__name__)
 
 
 def _read_buffer(obj: object) -> bytes:

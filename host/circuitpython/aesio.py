@@ -37,6 +37,7 @@ from typing import Any, Optional
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 import _harness
+from _mpobj import get_int as _get_int
 
 __all__ = ["AES", "MODE_ECB", "MODE_CBC", "MODE_CTR"]
 
@@ -47,7 +48,6 @@ MODE_CBC = 2
 MODE_CTR = 6
 _MODES = (MODE_ECB, MODE_CBC, MODE_CTR)
 _BLOCK = 16  # AES_BLOCKLEN
-_MP_INT_MIN, _MP_INT_MAX = -(1 << 31), (1 << 31) - 1
 
 _blocks = 0  # host-only: AES block operations since _harness.reset()
 
@@ -66,16 +66,6 @@ def _count(n: int) -> None:
 
 
 # --- the board's argument conversions ---------------------------------------------------------
-
-def _get_int(obj: object) -> int:
-    """py/obj.c mp_obj_get_int(): ints and bools only; a long int outside mp_int_t overflows."""
-    if isinstance(obj, int):
-        value = int(obj)
-        if not _MP_INT_MIN <= value <= _MP_INT_MAX:
-            raise OverflowError("overflow converting long int to machine word")
-        return value
-    raise TypeError("can't convert %s to int" % type(obj).__name__)
-
 
 def _read_buffer(obj: object) -> Optional[bytes]:
     """py/obj.c mp_get_buffer(..., MP_BUFFER_READ): the bytes, or None for a non-buffer.

@@ -26,6 +26,7 @@ import math
 from typing import Any, Optional
 
 import _harness
+from _mpobj import get_float as _get_float, get_int as _get_int
 import microcontroller as _mc
 from _cpfloat import f30, f32
 
@@ -46,20 +47,6 @@ def _wire_baud(baudrate: int) -> int:
         if baudrate <= rate:
             return rate
     return 1_000_000
-
-
-def _get_int(obj: object) -> int:
-    """py/obj.c mp_obj_get_int(): ints and bools only (no floats, no __index__)."""
-    if isinstance(obj, int):
-        return int(obj)
-    raise TypeError("can't convert %s to int" % type(obj).__name__)
-
-
-def _get_float(obj: object) -> float:
-    """py/obj.c mp_obj_get_float(): int, bool or float, seen as the board's 30-bit float."""
-    if isinstance(obj, (int, float)):
-        return f30(float(obj))
-    raise TypeError("can't convert %s to float" % type(obj).__name__)
 
 
 def _validate_timeout(timeout: float) -> None:

@@ -32,6 +32,7 @@ completes, then the power goes.
 import array as _array
 import os as _os
 import _harness
+from _mpobj import get_int as _get_int, int_maybe as _int_maybe
 from _vclock import HostPowerCut as _HostPowerCut
 
 __all__ = ["ByteArray"]
@@ -43,7 +44,6 @@ _ERASE_PAGE_NS = 85_000_000  # t_ERASEPAGE, nRF52840 (nrfx NVMC_PAGE_ERASE_DURAT
 _WRITE_WORD_NS = 41_000  # t_WRITE: one 32-bit word, nRF52840 product specification (max)
 _WORDS_PER_PAGE = _PAGE // 4
 _PAGE_WRITE_NS = _ERASE_PAGE_NS + _WORDS_PER_PAGE * _WRITE_WORD_NS  # 126 984 000 ns
-_MP_INT_MIN, _MP_INT_MAX = -(1 << 31), (1 << 31) - 1  # mp_int_t on the Cortex-M4
 
 # The flash itself, and what the host set up around it.
 _flash = bytearray([_ERASED]) * _SIZE
@@ -54,28 +54,6 @@ _erases: "list[int]" = [0] * (_SIZE // _PAGE)
 
 
 # --- the board's argument conversions -------------------------------------------------------
-
-def _int_maybe(obj: object) -> "int | None":
-    """py/obj.c mp_obj_get_int_maybe(): bool, int, or an object with ``__int__`` (not float);
-    a value outside mp_int_t raises OverflowError (mp_obj_int_get_checked)."""
-    if isinstance(obj, int):
-        value = int(obj)
-    elif type(obj).__module__ != "builtins" and hasattr(type(obj), "__int__"):
-        value = int(obj)  # type: ignore  # MP_UNARY_OP_INT_MAYBE calls a class's __int__
-    else:
-        return None
-    if not _MP_INT_MIN <= value <= _MP_INT_MAX:
-        raise OverflowError("overflow converting long int to machine word")
-    return value
-
-
-def _get_int(obj: object) -> int:
-    """py/obj.c mp_obj_get_int()."""
-    value = _int_maybe(obj)
-    if value is None:
-        raise TypeError("can't convert %s to int" % type(obj).__name__)
-    return value
-
 
 def _get_index(index: object) -> int:
     """py/obj.c mp_get_index(..., is_slice=false): negative counts from the end; then 0..len-1."""
