@@ -14,7 +14,7 @@ Far end of a UART (see ``attach_far_end``): any object with
 """
 from typing import Any, Callable, Optional
 
-from _vclock import HostPowerCut, HostSpin, HostStop, VirtualClock
+from _vclock import HostPowerCut, HostReset, HostSpin, HostStop, VirtualClock
 
 __all__ = [
     "HostStop", "HostSpin", "HostPowerCut", "VirtualClock", "reset", "clock", "on_reset",
@@ -24,6 +24,7 @@ __all__ = [
     "set_nvm_file", "nvm_file", "nvm_cut_power_after", "nvm_write_log", "nvm_write_count",
     "nvm_page_erases", "aes_block_count", "set_ble_address", "ble_address", "ble_air_log",
     "ble_on_air", "on_ble_advertise", "ble_adv_events", "ble_connect", "ble_disconnect",
+    "HostReset", "button_press", "button_release", "pin_history", "watchdog_deadline_ns",
 ]
 
 DEFAULT_UID = bytes.fromhex("4b41534b41443031")  # 8 bytes, like the nRF52840 FICR device id
@@ -251,3 +252,46 @@ def ble_disconnect() -> None:
     """The central disconnects (advertising stays stopped until the firmware restarts it)."""
     import _bleio
     _bleio._disconnect()
+
+
+# --- digitalio / keypad / watchdog (the models are in digitalio.py and watchdog.py) ---------------
+
+def _wire(pin_name: str, at_ns: Optional[int], level: Optional[bool]) -> None:
+    import digitalio
+    name = _pin_key(pin_name)
+    assert name is not None
+    t = clock().now_ns() if at_ns is None else int(at_ns)
+    line = digitalio._external.setdefault(name, [])
+    if line and t < line[-1][0]:
+        raise ValueError("button events must come in time order (%d < %d)" % (t, line[-1][0]))
+    line.append((t, level))
+
+
+def button_press(pin_name: str = "SWITCH", at_ns: Optional[int] = None) -> None:
+    """A button from this board pin to ground closes at ``at_ns`` (now by default): the pin reads
+    low from then on, whatever its pull. Events on one pin must come in time order; a press in
+    the future is allowed (keypad and DigitalInOut see it when the clock gets there)."""
+    _wire(pin_name, at_ns, False)
+
+
+def button_release(pin_name: str = "SWITCH", at_ns: Optional[int] = None) -> None:
+    """The button opens at ``at_ns`` (now by default): the pin reads its pull again."""
+    _wire(pin_name, at_ns, None)
+
+
+def pin_history(pin_name: str = "LED") -> "list[tuple[int, bool]]":
+    """Every level a ``DigitalInOut`` output drove on this pin since ``reset()``:
+    (virtual time ns, level), oldest first (repeats of the same level included)."""
+    import digitalio
+    name = _pin_key(pin_name)
+    return list(digitalio._history.get(name or "", ()))
+
+
+def watchdog_deadline_ns() -> Optional[int]:
+    """When the running nRF WDT (``WatchDogMode.RESET``) resets the board unless fed, or None.
+
+    The clock advance that would pass this time stops exactly at it and raises ``HostReset``
+    (a BaseException, not a HostStop): ``time.sleep``, a UART read, anything that waits.
+    """
+    import watchdog
+    return watchdog._deadline_ns()

@@ -26,6 +26,20 @@ class HostPowerCut(HostStop):
     """
 
 
+class HostReset(BaseException):
+    """The simulated board reset itself: ``microcontroller.reset()``, or the watchdog in
+    ``WatchDogMode.RESET`` expired (see ``_harness.watchdog_deadline_ns``).
+
+    Not a ``HostStop``: a reset is something the firmware did, and a runner that treats it as a
+    clean end would hide a hung loop. ``except Exception:`` in firmware cannot swallow it.
+    """
+
+
+# Host-only: callables ``hook(clock, now_ns, target_ns)`` run before the clock moves forward; one
+# may move the clock to an earlier deadline itself and raise (the watchdog does).
+_advance_hooks: "list" = []
+
+
 class VirtualClock:
     """A monotonic clock in integer nanoseconds since boot.
 
@@ -69,6 +83,8 @@ class VirtualClock:
         now = self.now_ns()
         if t_ns <= now:
             return
+        for hook in list(_advance_hooks):
+            hook(self, now, t_ns)
         stop = self.stop_at_ns
         target = t_ns if stop is None or t_ns < stop else stop
         if self.realtime:

@@ -119,3 +119,18 @@ cpu: Processor = object.__new__(Processor)
 nvm: _nvm.ByteArray = _nvm._the_nvm
 
 from microcontroller import pin  # noqa: E402  (the pins need Pin defined first)
+
+# --- watchdog and reset (added) ------------------------------------------------------------------
+import watchdog as _watchdog  # noqa: E402
+
+# The sole instance of watchdog.WatchDogTimer (never None on the nRF52840).
+watchdog: _watchdog.WatchDogTimer = object.__new__(_watchdog.WatchDogTimer)
+
+
+def reset() -> None:
+    """Reset the microcontroller at once (code.py does not go on). On the host: ``HostReset``."""
+    from _vclock import HostReset
+    raise HostReset("microcontroller.reset()")
+
+
+__all__ += ["watchdog", "reset"]
