@@ -24,6 +24,7 @@ __all__ = [
     "set_nvm_file", "nvm_file", "nvm_cut_power_after", "nvm_write_log", "nvm_write_count",
     "nvm_page_erases", "aes_block_count", "set_ble_address", "ble_address", "ble_air_log",
     "ble_on_air", "on_ble_advertise", "ble_adv_events", "ble_connect", "ble_disconnect",
+    "ble_central", "CentralError",
     "HostReset", "button_press", "button_release", "pin_history", "watchdog_deadline_ns",
 ]
 
@@ -242,14 +243,29 @@ def ble_adv_events(start_ns: int, end_ns: int) -> "list[tuple[int, bytes, bytes,
     return _bleio._adv_events(start_ns, end_ns)
 
 
-def ble_connect() -> None:
-    """A central connects to the board: advertising stops, ``adapter.connected`` becomes True."""
+class CentralError(Exception):
+    """What a fake central (``ble_central``) meets: refused connection, ATT error, not connected."""
+
+
+def ble_central(mtu: int = 23) -> Any:
+    """A fake central (a phone or PC) with this ATT MTU (23-517), not yet connected: see
+    ``_bleio._Central`` for ``connect``, ``disconnect``, ``connected``, ``services``,
+    ``characteristics``, ``read``, ``write``, ``subscribe``, ``unsubscribe``, ``notifications``,
+    ``take_notifications``. ``reset()`` ends its link (the board is powered afresh)."""
     import _bleio
-    _bleio._connect()
+    return _bleio._Central(mtu)
+
+
+def ble_connect() -> Any:
+    """A central connects to the board whatever is on air (even with no advertisement):
+    advertising stops, ``adapter.connected`` becomes True. Returns that central (ATT MTU 23)."""
+    import _bleio
+    return _bleio._connect()
 
 
 def ble_disconnect() -> None:
-    """The central disconnects (advertising stays stopped until the firmware restarts it)."""
+    """The most recently connected central still connected disconnects (advertising stays
+    stopped until the firmware restarts it); nothing happens when none is connected."""
     import _bleio
     _bleio._disconnect()
 
