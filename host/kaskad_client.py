@@ -15,6 +15,12 @@ of one against the other checks both.
 
 import struct
 
+# the GATT side (kaskad.gatt): one service, three characteristics
+SERVICE_UUID = "fd6a6a7f-dc80-4975-8990-114ecbf30c45"
+STATUS_UUID = "fd6a6a7f-dc80-4975-8990-114ecbf30c46"  # read: the public status
+COMMAND_UUID = "fd6a6a7f-dc80-4975-8990-114ecbf30c47"  # write: length-prefixed frames, a stream
+RESPONSE_UUID = "fd6a6a7f-dc80-4975-8990-114ecbf30c48"  # notify: one frame per notification
+
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
@@ -42,6 +48,19 @@ OP_REMOVE_OWNER = 0x31
 ERRORS = {0: "ok", 1: "bad frame", 2: "already owned", 3: "claim window closed", 4: "not opened",
           5: "bad sequence", 6: "expired", 7: "no owner", 16: "unknown command", 17: "bad value",
           18: "bad length", 19: "owners full", 20: "last owner", 21: "no such owner"}
+
+
+def writes(frame, mtu=23):
+    """The writes that carry one frame on the command stream: ``length | frame``, cut into pieces
+    of at most ATT MTU - 3 bytes (the stream joins them again)."""
+    data = bytes((len(frame),)) + bytes(frame)
+    size = mtu - 3
+    return [data[at:at + size] for at in range(0, len(data), size)]
+
+
+def no_session_yet(status):
+    """True while the device has not yet given this connection its challenge (all zeros)."""
+    return not any(parse_status(status)["challenge"])
 
 
 class Refused(Exception):

@@ -68,15 +68,13 @@ def show_home_assistant(json_sink):
     _harness.on_ble_advertise(on_air)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    if not os.path.exists(args.settings):
-        sys.exit("no settings file at %s" % args.settings)
-    _harness.reset(realtime=True)
+def boot_board(args, realtime, seconds_left, meter):
+    """Power the simulated board up (fresh RAM; the NVM file, settings and meter stay)."""
+    _harness.reset(realtime=realtime)
     _harness.set_settings_path(args.settings)
     _harness.set_nvm_file(args.nvm)
-    if args.seconds is not None:
-        _harness.clock().stop_at_ns = int(args.seconds * 1e9)
+    if seconds_left is not None:
+        _harness.clock().stop_at_ns = int(seconds_left * 1e9)
     tx = setting("KASKAD_UART_TX")
     rx = setting("KASKAD_UART_RX")
     tx = tx if isinstance(tx, str) else "TX"
@@ -84,24 +82,48 @@ def main(argv=None):
     if args.serial:
         _harness.attach_serial(args.serial)
     else:
-        address = setting("KASKAD_METER_ADDRESS")
-        if not isinstance(address, int) or not 1 <= address <= 65534:
-            address = DEFAULT_ADDRESS
-        _harness.attach_far_end(tx, rx, SimWire(SimMeter(address=address)))
+        _harness.attach_far_end(tx, rx, SimWire(meter))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not os.path.exists(args.settings):
+        sys.exit("no settings file at %s" % args.settings)
+    if args.nvm is None:  # a reset keeps the NVM, as on the board: keep it in a file for this run
+        import tempfile
+
+        scratch = tempfile.NamedTemporaryFile(prefix="kaskad-nvm-", suffix=".bin", delete=False)
+        scratch.close()
+        os.unlink(scratch.name)
+        args.nvm = scratch.name
+    _harness.reset(realtime=True)
+    _harness.set_settings_path(args.settings)
+    address = setting("KASKAD_METER_ADDRESS")
+    if not isinstance(address, int) or not 1 <= address <= 65534:
+        address = DEFAULT_ADDRESS
+    meter = SimMeter(address=address)
     sink = None
     if args.json:
         from json_console import JsonSink
 
         sink = JsonSink()
         console.set_sink(sink)
-    show_home_assistant(sink)
-    try:
-        boot.run_code_py()
-    except _harness.HostStop:
-        pass
-    except KeyboardInterrupt:
-        pass
-    return 0
+    elapsed = 0.0
+    while True:
+        left = None if args.seconds is None else args.seconds - elapsed
+        boot_board(args, True, left, meter)
+        show_home_assistant(sink)
+        try:
+            boot.run_code_py()
+        except _harness.HostReset as reset:  # the board resets and boots code.py again
+            elapsed += _harness.clock().now_ns() / 1e9
+            print("--- board reset (%s); booting again ---" % reset, flush=True)
+            continue
+        except _harness.HostStop:
+            pass
+        except KeyboardInterrupt:
+            pass
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,34 +1,178 @@
-"""The application loop: poll the meter on a fixed schedule, keep both BTHome packets on air, and
-say what happened.
+"""The application loop: poll the meter on a fixed schedule, keep both BTHome packets on air,
+serve the owner's configuration connection, read the button, drive the LED, and say what
+happened.
 
 The first poll runs right after start; later ones keep a fixed rate (a slow poll does not push
-the schedule back). Between polls the loop sleeps until the next poll or packet switch, whichever
-comes first. It survives every exception: one console line, a short back-off, and on.
+the schedule back); a short button press or the owner's POLL_NOW asks for one at once. Between
+steps the loop sleeps until the next poll or packet switch, and at most ``TICK_MS`` (``BUSY_MS``
+while a central is connected), so the button, the LED and the connection are looked at often.
+
+Every stage of a step runs under its own ``try``: an exception costs one console line and a
+back-off, never the loop, and never the other stages. The watchdog is fed only after a step in
+which every stage succeeded; after ``MAX_FAILED_STEPS`` failing steps in a row the loop resets
+the board itself (a hang, which no exception reveals, is the watchdog's).
 """
 
-from kaskad import console, meter
+from kaskad import button as button_events
+from kaskad import config, console, led as led_modes, meter
+from kaskad.bthome import CHANGED_A, CHANGED_B
 from kaskad.link import OpticalLink
 
 _ERROR_BACKOFF_MS = 1000
+REBOOT_DELAY_MS = 500  # a reboot asked over the air waits for its response to leave
+MAX_FAILED_STEPS = 10
+TICK_MS = 50
+BUSY_MS = 20
 _PUBLISHED = tuple(range(meter.FIELD_COUNT))
+
+# last poll result, as the public status shows it
+POLL_NONE = 0
+POLL_OK = 1
+POLL_FAILED = 2
 
 
 class App:
-    def __init__(self, settings, uart, clock, broadcaster=None, radio=None):
+    """``parts``: whatever the board has, each optional: broadcaster, radio, port (gatt.ConfigPort,
+    attached later with ``attach_port``), window (config.ClaimWindow), store (store.Store), button
+    (button.Button), led (led.Led), watchdog (microcontroller.watchdog), reset (a function that
+    resets the board)."""
+
+    def __init__(self, settings, uart, clock, broadcaster=None, radio=None, window=None, store=None,
+                 button=None, led=None, watchdog=None, reset=None):
         self.settings = settings
         self.clock = clock
         self.broadcaster = broadcaster
         self.radio = radio
+        self.port = None
+        self.window = window
+        self.store = store
+        self.button = button
+        self.led = led
+        self.watchdog = watchdog
+        self._reset = reset
         self.link = OpticalLink(uart, clock, settings.baud, settings.reply_timeout_ms, retries=settings.retries)
         self.meter = None
         self.reading = meter.Reading()  # stays empty while no address is set
         if settings.meter_address is not None:
-            self.meter = meter.MeterClient(self.link, clock, settings.meter_address, self._report)
-            self.reading = self.meter.reading
+            self._new_meter(settings.meter_address)
         self.polls = 0
+        self.last_poll = POLL_NONE
+        self.failed_steps = 0
+        self.next_poll_ms = clock.now_ms()
+        self._poll_asked = False
+        self._reboot_at = None
+        self._stage_names = ("button", "poll", "radio", "config", "led")
+        self._stages = (self._button_stage, self._poll_stage, self._radio_stage, self._config_stage,
+                        self._led_stage)
+
+    def attach_port(self, port):
+        self.port = port
 
     def _report(self, what):
         console.error(self.clock.now_ms(), what)
+
+    def _new_meter(self, address):
+        self.meter = meter.MeterClient(self.link, self.clock, address, self._report)
+        self.reading = self.meter.reading
+
+    # --- the loop ------------------------------------------------------------------------------
+    def run(self):
+        while True:
+            self.step()
+            self.clock.sleep_ms(self.wake_ms() - self.clock.now_ms())
+
+    def step(self):
+        """Every stage once; feeds the watchdog when all of them succeeded."""
+        failed = False
+        for i in range(len(self._stages)):
+            try:
+                self._stages[i]()
+            except Exception as error:  # the loop must outlive every bug; the board has no one to restart it
+                failed = True
+                console.error(self.clock.now_ms(), "loop: %s: %r" % (self._stage_names[i], error))
+        if not failed:
+            self.failed_steps = 0
+            if self.watchdog is not None:
+                self.watchdog.feed()
+            return
+        self.failed_steps += 1
+        if self.failed_steps >= MAX_FAILED_STEPS and self._reset is not None:
+            console.error(self.clock.now_ms(), "loop: %d failing steps in a row; resetting the board"
+                          % self.failed_steps)
+            self._reset()
+        self.clock.sleep_ms(_ERROR_BACKOFF_MS)
+
+    def wake_ms(self):
+        """When the next step is due."""
+        now = self.clock.now_ms()
+        wake = now + (BUSY_MS if self.port is not None and self.port.busy else TICK_MS)
+        if self.next_poll_ms < wake:
+            wake = self.next_poll_ms
+        if self.radio is not None and self.radio.next_switch_ms < wake:
+            wake = self.radio.next_switch_ms
+        return wake
+
+    # --- the stages ----------------------------------------------------------------------------
+    def _button_stage(self):
+        if self.button is None:
+            return
+        pressed = self.button.poll(self.clock.now_ms())
+        if pressed == button_events.SHORT:
+            console.info(self.clock.now_ms(), "button: poll now")
+            self.poll_soon()
+        elif pressed == button_events.LONG:
+            self.forget_owners()
+
+    def _poll_stage(self):
+        now = self.clock.now_ms()
+        if now < self.next_poll_ms and not self._poll_asked:
+            return
+        self._poll_asked = False
+        # the next slot on the fixed grid, moved on first so that a poll that fails (or overran)
+        # never makes the loop poll again at once
+        period_ms = self.settings.poll_seconds * 1000
+        if now >= self.next_poll_ms:
+            self.next_poll_ms += period_ms * (1 + (now - self.next_poll_ms) // period_ms)
+        self.poll_once()
+
+    def _radio_stage(self):
+        radio = self.radio
+        if radio is None:
+            return
+        now = self.clock.now_ms()
+        if now >= radio.next_switch_ms:
+            self.publish()
+            radio.tick(self.clock.now_ms())
+        else:
+            radio.keep_on_air(now)
+
+    def _config_stage(self):
+        if self.port is not None:
+            self.port.tick(self.clock.now_ms())
+        if self._reboot_at is not None and self.clock.now_ms() >= self._reboot_at and self._reset is not None:
+            console.info(self.clock.now_ms(), "config: rebooting as the owner asked")
+            self._reset()
+
+    def _led_stage(self):
+        led = self.led
+        if led is None:
+            return
+        now = self.clock.now_ms()
+        if self.settings.meter_address is None:
+            mode = led_modes.NO_SETTINGS
+        elif self.window is not None and self.window.is_open() and self.store is not None and not self.store.owners:
+            mode = led_modes.CLAIM
+        elif self.last_poll == POLL_OK:
+            mode = led_modes.OK
+        else:
+            mode = led_modes.NO_METER
+        led.set_mode(mode, now)
+        led.update(now)
+
+    # --- polling and publishing ----------------------------------------------------------------
+    def poll_soon(self):
+        """Poll at the next step (the fixed schedule stays as it is)."""
+        self._poll_asked = True
 
     def poll_once(self):
         """One poll, its console line, and the packets brought up to date."""
@@ -38,9 +182,14 @@ class App:
             console.error(now, "KASKAD_METER_ADDRESS is not set: put the ID shown on the meter's "
                                "display (1..65534) in settings.toml")
         else:
-            self.meter.poll()
+            ok = self.meter.poll()
+            self.last_poll = POLL_OK if ok else POLL_FAILED
             console.reading(self.clock.now_ms(), self.reading, self.max_age_ms, _PUBLISHED)
+            if ok and self.led is not None:
+                self.led.flash(self.clock.now_ms())
         self.publish()
+        if self.port is not None:
+            self.port.refresh()
 
     @property
     def max_age_ms(self):
@@ -55,25 +204,70 @@ class App:
         if changed and self.radio is not None:
             self.radio.changed(changed, now)
 
-    def run(self):
-        period_ms = self.settings.poll_seconds * 1000
-        next_poll = self.clock.now_ms()
-        while True:
-            now = self.clock.now_ms()
-            try:
-                if now >= next_poll:
-                    # the next slot on the fixed grid, moved on first so that a poll that fails
-                    # (or overran) never makes the loop poll again at once
-                    next_poll += period_ms * (1 + (now - next_poll) // period_ms)
-                    self.poll_once()
-                    now = self.clock.now_ms()
-                if self.radio is not None and now >= self.radio.next_switch_ms:
-                    self.publish()
-                    self.radio.tick(self.clock.now_ms())
-            except Exception as error:  # the loop must outlive every bug; the board has no one to restart it
-                console.error(self.clock.now_ms(), "loop: %r" % (error,))
-                self.clock.sleep_ms(_ERROR_BACKOFF_MS)
-            wake = next_poll
-            if self.radio is not None and self.radio.next_switch_ms < wake:
-                wake = self.radio.next_switch_ms
-            self.clock.sleep_ms(wake - self.clock.now_ms())
+    # --- what the owner and the button change --------------------------------------------------
+    def forget_owners(self):
+        """A long press: every owner forgotten, the claim window open (settings stay)."""
+        now = self.clock.now_ms()
+        if self.store is not None:
+            self.store.forget_owners()
+            self.store.commit()
+        if self.window is not None:
+            self.window.open()
+        console.info(now, "button: long press: owners forgotten; the claim window is open for %d minutes"
+                      % (config.CLAIM_WINDOW_MS // 60000))
+        if self.port is not None:
+            self.port.end("the owners were forgotten")
+            self.port.refresh()
+
+    def act(self, code):
+        """An owner's POLL_NOW, REBOOT or FACTORY_RESET (kaskad.config.ACT_*)."""
+        if code == config.ACT_POLL_NOW:
+            self.poll_soon()
+        elif code == config.ACT_REBOOT or code == config.ACT_FACTORY_RESET:
+            # after the response has been notified; a factory reset reboots so every setting
+            # comes from settings.toml again
+            self._reboot_at = self.clock.now_ms() + REBOOT_DELAY_MS
+
+    def apply(self, key, value):
+        """An owner changed a setting (already validated and kept in NVM): in force now."""
+        settings = self.settings
+        now = self.clock.now_ms()
+        if key == "KASKAD_METER_ADDRESS":
+            settings.meter_address = value
+            if self.meter is None:
+                self._new_meter(value)
+            else:
+                self.meter.address = value
+            self.last_poll = POLL_NONE
+            if not settings.name and self.broadcaster is not None:
+                self.broadcaster.set_name(default_name(settings))
+            self.poll_soon()
+        elif key == "KASKAD_POLL_SECONDS":
+            settings.poll_seconds = value
+            if self.next_poll_ms > now + value * 1000:
+                self.next_poll_ms = now + value * 1000
+        elif key == "KASKAD_BINDKEY":
+            settings.bindkey = value
+            if self.broadcaster is not None:
+                self.broadcaster.set_bindkey(value)
+        elif key == "KASKAD_NAME":
+            settings.name = value
+            if self.broadcaster is not None:
+                self.broadcaster.set_name(default_name(settings))
+        elif key == "KASKAD_ADV_INTERVAL_MS":
+            settings.adv_interval_ms = value
+        elif key == "KASKAD_ADV_SWITCH_MS":
+            settings.adv_switch_ms = value
+            if self.radio is not None:
+                self.radio.set_timing(settings.adv_interval_ms, value, now)
+            return
+        if self.radio is not None and key in ("KASKAD_BINDKEY", "KASKAD_NAME", "KASKAD_METER_ADDRESS"):
+            self.publish()
+            self.radio.changed(CHANGED_A | CHANGED_B, now)  # the one on air goes out again now
+
+
+def default_name(settings):
+    """The name in the scan response: KASKAD_NAME, else "KASKAD <meter address>"."""
+    if settings.name:
+        return settings.name
+    return "KASKAD %d" % settings.meter_address if settings.meter_address else "KASKAD"

@@ -2,10 +2,19 @@
 air for ``switch_ms`` before the other takes its place.
 
 The board's radio repeats whatever was last given to ``start_advertising`` by itself, so the
-firmware only acts at a switch, or when the packet on air changes (sent at once, not at the next
-switch). With nothing to publish yet (no meter address, every value stale) it sends a BTHome
-header without objects, so Home Assistant can already discover the device; when encrypting it
-sends nothing instead (Home Assistant warns about plaintext from a device it has a key for).
+firmware only acts at a switch, when the packet on air changes (sent at once, not at the next
+switch), and when advertising stopped behind its back: on the board a central that connects
+stops it, and nothing restarts it (``keep_on_air`` does, from the loop).
+
+Connectable: while no configuration connection is open the advertisements are connectable, so
+the owner can connect; during one they are not (one configuration connection at a time), and the
+beacons go on so Home Assistant keeps receiving.
+
+With nothing to publish yet (no meter address, every value stale) it sends a BTHome header
+without objects, so Home Assistant can already discover the device; when encrypting it sends
+only the flags instead (Home Assistant warns about plaintext BTHome from a device it has a key
+for, and ignores an advertisement without BTHome data), and only while connectable: the owner
+must still be able to connect to fix what is wrong.
 
 Each ``broadcaster.packet()`` call takes a new packet id (and counter): call it once per start.
 """
@@ -14,6 +23,7 @@ from kaskad.bthome import PACKET_A, PACKET_B, CHANGED_A, CHANGED_B
 from kaskad.clock import seconds
 
 EMPTY_ADVERTISEMENT = b"\x02\x01\x06\x04\x16\xd2\xfc\x40"
+FLAGS_ONLY = b"\x02\x01\x06"
 
 
 class Radio:
@@ -26,11 +36,33 @@ class Radio:
         self.on_air = PACKET_B  # the first switch puts packet A on air
         self.next_switch_ms = 0
         self.restarts = 0
+        self.connectable = True
+        self._silent = True  # nothing was given to the radio (or it was told to stop)
+
+    def set_timing(self, interval_ms, switch_ms, now_ms):
+        """New interval and switch period, in force at once."""
+        self._interval_s = seconds(interval_ms)
+        self.switch_ms = switch_ms
+        self.next_switch_ms = now_ms + switch_ms
+        if self.restarts:
+            self._start(self.on_air)
+
+    def set_connectable(self, connectable, now_ms):
+        """Connectable or not from now on (the packet on air goes out again at once)."""
+        if connectable != self.connectable:
+            self.connectable = connectable
+            if self.restarts:
+                self._start(self.on_air)
 
     def changed(self, which_bits, now_ms):
         """The broadcaster changed these packets: the one on air goes out again at once."""
         bit = CHANGED_A if self.on_air == PACKET_A else CHANGED_B
         if which_bits & bit and self.restarts:  # before the first switch nothing is on air
+            self._start(self.on_air)
+
+    def keep_on_air(self, now_ms):
+        """Restart advertising if it stopped without being told (a central connected)."""
+        if self.restarts and not self._silent and not self._adapter.advertising:
             self._start(self.on_air)
 
     def tick(self, now_ms):
@@ -47,18 +79,18 @@ class Radio:
         data = broadcaster.packet(which)
         if data is None:  # nothing in this one: keep the other on air rather than go silent
             data = broadcaster.packet(PACKET_B if which == PACKET_A else PACKET_A)
-        adapter = self._adapter
-        if data is None and broadcaster.encrypted:
-            if adapter.advertising:
-                adapter.stop_advertising()
-            return
         if data is None:
-            data = EMPTY_ADVERTISEMENT
+            data = EMPTY_ADVERTISEMENT if not broadcaster.encrypted else (
+                FLAGS_ONLY if self.connectable else None)
+        adapter = self._adapter
         try:
             if adapter.advertising:
                 adapter.stop_advertising()
-            adapter.start_advertising(data, scan_response=broadcaster.scan_response or None,
-                                      connectable=False, interval=self._interval_s)
             self.restarts += 1
+            self._silent = data is None
+            if data is not None:
+                adapter.start_advertising(data, scan_response=broadcaster.scan_response or None,
+                                          connectable=self.connectable, interval=self._interval_s)
         except Exception as error:  # the radio must not stop the meter being read
+            self._silent = True
             self._report("radio: advertising failed: %r" % (error,))

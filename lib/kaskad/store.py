@@ -142,6 +142,10 @@ class Store:
     def remove_owner(self, key):
         self.owners = [o for o in self.owners if o != key]
 
+    def forget_owners(self):
+        """A long press of the button: no owners (the settings stay)."""
+        self.owners = []
+
     def forget_everything(self):
         """Factory reset: no owners, no overrides. The counter end stays: nonces must never repeat."""
         self.owners = []
