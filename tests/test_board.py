@@ -1,6 +1,6 @@
 """The device end to end in virtual time: the unchanged code.py with its radio, configuration
 service, button, LED and watchdog; a simulated meter; scripted centrals; Home Assistant's own
-BTHome parser. (tests/board_rig.py runs the board and the scripts.)"""
+BTHome parser. (host/board_rig.py runs the board and the scripts.)"""
 
 import os
 
@@ -383,3 +383,76 @@ def test_a_stage_that_always_fails_resets_the_board(tmp_path, monkeypatch, capsy
     assert "microcontroller.reset" in board.reason
     out = capsys.readouterr().out
     assert out.count("loop: radio: RuntimeError('broken')") == MAX_FAILED_STEPS
+
+
+def test_every_setting_the_owner_changes_takes_effect_at_once_and_a_factory_reset_forgets_them(tmp_path, capsys):
+    board = Board(tmp_path, "KASKAD_METER_ADDRESS = 20109\nKASKAD_POLL_SECONDS = 600\n")
+    meter = board.meter
+    marks = {}
+
+    def script():
+        central = _harness.ble_central()
+        yield 2000
+        connection = yield from claim(central, OWNER)
+        assert (yield from command(central, connection, connection.set_name("Cabinet 3")))[0] == 0
+        marks["name"] = _harness.clock().now_ns()
+        assert (yield from command(central, connection, connection.set_advertising(500, 1500)))[0] == 0
+        marks["adv"] = _harness.clock().now_ns()
+        pings = sum(1 for f in meter.heard if f.command == 0x01)
+        assert (yield from command(central, connection, connection.set_poll_seconds(5)))[0] == 0
+        yield 12000
+        marks["polls"] = sum(1 for f in meter.heard if f.command == 0x01) - pings
+        assert (yield from command(central, connection, connection.set_bindkey(BINDKEY)))[0] == 0
+        yield 4000
+        marks["encrypted"] = _harness.ble_on_air()[1]
+        assert (yield from command(central, connection, connection.clear_bindkey()))[0] == 0
+        marks["cleared"] = _harness.clock().now_ns()
+        yield 4000
+        assert (yield from command(central, connection, connection.set_advertising(400, 300)))[0] == 17
+        assert (yield from command(central, connection, connection.factory_reset()))[0] == 0
+        yield 5000
+
+    assert board.run(60, script()) == "reset"
+    after_name = between(board.events, marks["name"] / SECOND + 0.01, marks["adv"] / SECOND)
+    assert after_name and all(b"Cabinet 3" in scan for _, _, scan, _, _ in after_name)
+    timed = [e[0] for e in between(board.events, marks["adv"] / SECOND + 0.01, marks["adv"] / SECOND + 6)]
+    gaps = sorted({round((b - a) / MS) for a, b in zip(timed, timed[1:])})
+    assert 500 in gaps and max(gaps) <= 500
+    assert marks["polls"] in (2, 3)  # every 5 s now, not every 600 s
+    assert marks["encrypted"][7] & 0x01  # the BTHome device-info byte says encrypted
+    plain_again = between(board.events, marks["cleared"] / SECOND + 0.01, marks["cleared"] / SECOND + 4)
+    seen, _ = home_assistant(plain_again)
+    assert seen["energy_1"] == pytest.approx(expected_in_ha(meter)["energy_1"])
+    capsys.readouterr()
+
+    got = {}
+
+    def after_reset():
+        central = _harness.ble_central()
+        yield 2000
+        status = yield from connect(central)
+        got["status"] = status
+        got["scan"] = _harness.ble_on_air()
+    board.run(10, after_reset())
+    assert got["status"]["owned"] is False and got["status"]["claimable"] is True
+    assert got["status"]["poll_seconds"] == 600
+    assert b"KASKAD 20109" in board.events[-1][2]
+
+
+def owned_after_a_second():
+    central = _harness.ble_central()
+    yield 1000
+    yield from claim(central, OWNER)  # no claim window blinking from now on
+    central.disconnect()
+
+
+def test_the_led_says_whether_the_meter_answers(tmp_path):
+    board = Board(tmp_path, SETTINGS)
+    board.run(30, owned_after_a_second())
+    answering = len([t for t, level in _harness.pin_history("LED") if level and t > 12 * SECOND])
+    board.meter.address = 1  # the head now faces nothing that answers at 20109
+    board.run(30)
+    pulses = [t for t, level in _harness.pin_history("LED") if level and t > 12 * SECOND]
+    # answering: a heartbeat (one blink per 2 s) and a blink per poll; silent: two blinks per 2 s,
+    # less those that fall while a poll waits for the meter (about 3 s per poll)
+    assert 8 <= answering <= 12 and 14 <= len(pulses) <= 20, (answering, len(pulses))

@@ -93,6 +93,8 @@ def test_the_benchmark_prints_its_figures():
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith(("old meter", "new meter"))]
     assert len(rows) == 4 and all(row.count("x") >= 2 for row in rows)
+    assert "from the meter's energy reply to the new packet on air: median" in done.stdout
+    assert done.stdout.count(" n=") == 4
 
 
 def test_json_shows_what_home_assistant_makes_of_each_advertisement():

@@ -20,17 +20,26 @@ Each ``broadcaster.packet()`` call takes a new packet id (and counter): call it 
 """
 
 from kaskad.bthome import PACKET_A, PACKET_B, CHANGED_A, CHANGED_B
-from kaskad.clock import seconds
 
 EMPTY_ADVERTISEMENT = b"\x02\x01\x06\x04\x16\xd2\xfc\x40"
 FLAGS_ONLY = b"\x02\x01\x06"
+
+
+def interval_seconds(ms):
+    """The advertising interval as the float seconds ``start_advertising`` takes.
+
+    The board rounds seconds to the nearest 0.625 ms unit; a 30-bit float of ms / 1000 can fall
+    just below 0.02 (refused) for 20 ms, so a tenth of a millisecond is added, which never moves
+    the rounding off the intended unit.
+    """
+    return (10 * ms + 1) / 10000  # float-ok: the board's API takes seconds; never a measurement
 
 
 class Radio:
     def __init__(self, adapter, broadcaster, interval_ms, switch_ms, report):
         self._adapter = adapter
         self._broadcaster = broadcaster
-        self._interval_s = seconds(interval_ms)
+        self._interval_s = interval_seconds(interval_ms)
         self.switch_ms = switch_ms
         self._report = report
         self.on_air = PACKET_B  # the first switch puts packet A on air
@@ -41,7 +50,7 @@ class Radio:
 
     def set_timing(self, interval_ms, switch_ms, now_ms):
         """New interval and switch period, in force at once."""
-        self._interval_s = seconds(interval_ms)
+        self._interval_s = interval_seconds(interval_ms)
         self.switch_ms = switch_ms
         self.next_switch_ms = now_ms + switch_ms
         if self.restarts:
