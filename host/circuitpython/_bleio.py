@@ -178,7 +178,7 @@ import math
 from typing import Any, Optional
 
 import _harness
-from _mpobj import get_float as _get_float, get_int as _get_int
+from _mpobj import get_float as _get_float, get_int as _get_int, get_write_buffer
 from _cpfloat import f30, f32
 
 __all__ = ["Adapter", "Address", "Attribute", "BluetoothError", "Characteristic",
@@ -231,15 +231,7 @@ def _read_buffer(obj: object) -> bytes:
         raise TypeError("object with buffer protocol required") from None
 
 
-def _write_view(obj: object) -> memoryview:
-    """mp_get_buffer_raise(..., MP_BUFFER_WRITE)."""
-    try:
-        view = memoryview(obj)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError("object with buffer protocol required") from None
-    if view.readonly:
-        raise TypeError("object with buffer protocol required")
-    return view.cast("B")
+_write_view = get_write_buffer
 
 
 def _check_type(obj: object, cls: type, arg: str) -> None:

@@ -35,3 +35,17 @@ def get_float(obj: object) -> float:
     if isinstance(obj, (int, float)):
         return f30(float(obj))
     raise TypeError("can't convert %s to float" % type(obj).__name__)
+
+
+def get_write_buffer(obj: object) -> memoryview:
+    """py/obj.c mp_get_buffer_raise(..., MP_BUFFER_WRITE): a writable byte view, else the board's
+    TypeError (bytes and str are read-only)."""
+    if isinstance(obj, str):
+        raise TypeError("object with buffer protocol required")
+    try:
+        view = memoryview(obj)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError("object with buffer protocol required") from None
+    if view.readonly:
+        raise TypeError("object with buffer protocol required")
+    return view.cast("B")

@@ -37,7 +37,7 @@ from typing import Any, Optional
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 import _harness
-from _mpobj import get_int as _get_int
+from _mpobj import get_int as _get_int, get_write_buffer
 
 __all__ = ["AES", "MODE_ECB", "MODE_CBC", "MODE_CTR"]
 
@@ -89,17 +89,7 @@ def _read_buffer_raise(obj: object) -> bytes:
     return data
 
 
-def _write_buffer_raise(obj: object) -> memoryview:
-    """py/obj.c mp_get_buffer_raise(..., MP_BUFFER_WRITE): bytes and str are read-only."""
-    if isinstance(obj, str):
-        raise TypeError("object with buffer protocol required")
-    try:
-        view = memoryview(obj)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError("object with buffer protocol required") from None
-    if view.readonly:
-        raise TypeError("object with buffer protocol required")
-    return view.cast("B")
+_write_buffer_raise = get_write_buffer
 
 
 def _validate_key(obj: object) -> bytes:
