@@ -456,3 +456,12 @@ def test_the_led_says_whether_the_meter_answers(tmp_path):
     # answering: a heartbeat (one blink per 2 s) and a blink per poll; silent: two blinks per 2 s,
     # less those that fall while a poll waits for the meter (about 3 s per poll)
     assert 8 <= answering <= 12 and 14 <= len(pulses) <= 20, (answering, len(pulses))
+
+
+def test_a_button_or_led_that_cannot_be_had_is_reported_and_the_meter_still_read(tmp_path, capsys):
+    board = Board(tmp_path, SETTINGS + 'KASKAD_LED = "TX"\nKASKAD_BUTTON = "RX"\n')  # the UART has them
+    assert board.run(15) == "stop"
+    out = capsys.readouterr().out
+    assert "LED: not available" in out and "button: not available" in out
+    seen, _ = home_assistant(board.events)
+    assert seen["energy_1"] == pytest.approx(expected_in_ha(board.meter)["energy_1"])
