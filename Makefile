@@ -7,9 +7,9 @@
 #   make vm FILE=x   run a script on the MicroPython VM with the board-sized heap (tools/vm_run.py)
 #   make floats      list float literals, true divisions and float() calls in the firmware
 #   make mpy         compile the firmware with mpy-cross into build/mpy and show the .mpy sizes
-#   make install CIRCUITPY=/media/you/CIRCUITPY   copy code.py, lib/kaskad (and settings.toml
-#                    only if the drive has none) onto the board; FORCE=1 if the drive has no
-#                    boot_out.txt
+#   make install CIRCUITPY=/media/you/CIRCUITPY   copy code.py, lib/kaskad compiled to .mpy
+#                    (SOURCE=1: as .py), and settings.toml only if the drive has none, onto the
+#                    board; FORCE=1 if the drive has no boot_out.txt
 #   make clean       remove the venv and every generated file
 #
 # Everything the targets need is installed into .venv from requirements*.txt (PyPI only); the venv
@@ -69,7 +69,8 @@ mpy: $(STAMP)
 
 install:
 	@test -n "$(CIRCUITPY)" || { echo "usage: make install CIRCUITPY=/path/to/CIRCUITPY  (the board's drive, e.g. /media/you/CIRCUITPY)" >&2; exit 2; }
-	$(PYTHON) tools/install_board.py $(if $(FORCE),--force) "$(CIRCUITPY)"
+	$(MAKE) --no-print-directory venv
+	$(PY) tools/install_board.py $(if $(FORCE),--force) "$(CIRCUITPY)"
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .hypothesis

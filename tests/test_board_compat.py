@@ -360,6 +360,9 @@ def test_install_copies_firmware_and_keeps_settings(tmp_path):
     write(drive / "lib" / "kaskad" / "stale.py", "old\n")
     said = []
     install_board.install(str(drive), root=str(root), say=said.append)
+    assert sorted(os.listdir(str(drive / "lib" / "kaskad"))) == ["__init__.mpy", "app.mpy"]
+    assert (drive / "lib" / "kaskad" / "app.mpy").read_bytes()[:1] == b"C"  # CircuitPython's magic
+    install_board.install(str(drive), root=str(root), say=said.append, compiled=False)
     assert sorted(os.listdir(str(drive / "lib" / "kaskad"))) == ["__init__.py", "app.py"]
     assert (drive / "code.py").read_text() == "print('new')\n"
     assert (drive / "settings.toml").read_text() == 'KASKAD_ADDRESS = "1"\n'

@@ -1,11 +1,13 @@
 """Copy the firmware onto a mounted CIRCUITPY drive (`make install CIRCUITPY=/media/$USER/CIRCUITPY`).
 
-Copies lib/kaskad to CIRCUITPY/lib/kaskad (replacing what was there, no __pycache__), then
+Copies lib/kaskad to CIRCUITPY/lib/kaskad (replacing what was there, no __pycache__), compiled
+to .mpy with mpy-cross (tools/mpy_build.py): the board then loads bytecode instead of compiling
+about 40 KB of source in its ~100 KB heap (--source copies the .py files instead); then
 code.py (last, so the board's auto-reload finds the library in place), and settings.toml only if
 the drive has none: the user's own settings are never overwritten. Refuses a directory that
 has no boot_out.txt (not a CircuitPython drive) unless --force.
 
-Usage: install_board.py [--force] CIRCUITPY
+Usage: install_board.py [--force] [--source] CIRCUITPY
 """
 
 import argparse
@@ -16,17 +18,30 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def copy_tree(src, dest):
+def copy_tree(src, dest, compiled=False):
     for dirpath, dirs, files in os.walk(src):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         target = os.path.join(dest, os.path.relpath(dirpath, src))
         os.makedirs(target, exist_ok=True)
         for name in files:
-            if name.endswith((".py", ".mpy")):
-                shutil.copyfile(os.path.join(dirpath, name), os.path.join(target, name))
+            path = os.path.join(dirpath, name)
+            if compiled and name.endswith(".py"):
+                compile_into(path, target)
+            elif name.endswith((".py", ".mpy")):
+                shutil.copyfile(path, os.path.join(target, name))
 
 
-def install(drive, root=ROOT, force=False, say=print):
+def compile_into(src, target):
+    """``src`` compiled for the board into the folder ``target``."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import mpy_build
+
+    made, error = mpy_build.compile_file(src, target, root=os.path.dirname(src))
+    if made is None:
+        raise SystemExit("install: mpy-cross cannot compile %s:\n%s" % (src, error))
+
+
+def install(drive, root=ROOT, force=False, say=print, compiled=True):
     if not os.path.isdir(drive):
         raise SystemExit("install: %s is not a directory (is the board mounted?)" % drive)
     if not force and not os.path.exists(os.path.join(drive, "boot_out.txt")):
@@ -37,8 +52,8 @@ def install(drive, root=ROOT, force=False, say=print):
         raise SystemExit("install: %s is missing" % code)
     lib_dest = os.path.join(drive, "lib", "kaskad")
     shutil.rmtree(lib_dest, ignore_errors=True)
-    copy_tree(os.path.join(root, "lib", "kaskad"), lib_dest)
-    say("copied lib/kaskad -> %s" % lib_dest)
+    copy_tree(os.path.join(root, "lib", "kaskad"), lib_dest, compiled)
+    say("copied lib/kaskad -> %s%s" % (lib_dest, " (compiled to .mpy)" if compiled else ""))
     settings_src = os.path.join(root, "settings.toml")
     settings_dest = os.path.join(drive, "settings.toml")
     if os.path.exists(settings_dest):
@@ -68,9 +83,11 @@ def install(drive, root=ROOT, force=False, say=print):
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Copy the firmware onto a CIRCUITPY drive.")
     ap.add_argument("--force", action="store_true", help="copy even without boot_out.txt")
+    ap.add_argument("--source", action="store_true", help="copy lib/kaskad as .py instead of .mpy")
     ap.add_argument("drive")
     ns = ap.parse_args(argv)
-    install(ns.drive, force=ns.force or os.environ.get("FORCE") == "1")
+    install(ns.drive, force=ns.force or os.environ.get("FORCE") == "1",
+            compiled=not (ns.source or os.environ.get("SOURCE") == "1"))
     return 0
 
 
