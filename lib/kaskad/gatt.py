@@ -100,6 +100,8 @@ class ConfigPort:
                 self._closed()
             return
         connections = adapter.connections
+        if not connections:  # the link is going; the next tick sees it gone
+            return
         if self._connection is None or self._connection not in connections:
             if self._connection is not None:
                 self._closed()
