@@ -25,7 +25,7 @@ from kaskad.app import App, default_name
 from kaskad.bthome import Broadcaster, MemoryCounterStore
 from kaskad.button import Button
 from kaskad.clock import Clock, seconds
-from kaskad.config import ClaimWindow, ConfigSession, status
+from kaskad.config import ClaimWindow, ConfigSession
 from kaskad.led import Led
 from kaskad.radio import Radio
 from kaskad.store import CounterStore, Store
@@ -104,31 +104,22 @@ def boot():
               Button(keys.events) if keys is not None else None, led,
               optional("watchdog", lambda: start_watchdog(config)), microcontroller.reset)
     if store is not None:
-        attach_config_service(app, adapter, store, window, config, broadcaster, radio)
+        attach_config_service(app, adapter, store, window, config)
     console.info(clock.now_ms(), "kaskad-ble %d.%d.%d: meter %s, poll every %d s, %s BTHome as %r" % (
         VERSION[0], VERSION[1], VERSION[2], config.meter_address, config.poll_seconds,
         "encrypted" if config.bindkey else "plain", default_name(config)))
     return app
 
 
-def attach_config_service(app, adapter, store, window, config, broadcaster, radio):
+def attach_config_service(app, adapter, store, window, config):
     from kaskad.gatt import ConfigPort, ConfigService
 
     def make_session(challenge):
         return ConfigSession(challenge, store, clock, window, config.file_fingerprints,
                              app.apply, app.act, note)
 
-    def describe(challenge):
-        reading = app.reading
-        return status(challenge, VERSION, bool(store.owners), broadcaster.encrypted,
-                      window.is_open() and not store.owners, config.meter_address,
-                      reading.generation, config.poll_seconds, app.last_poll, reading.serial, reading.made)
-
-    def on_connection(is_open):
-        radio.set_connectable(not is_open, clock.now_ms())
-
-    app.attach_port(ConfigPort(adapter, ConfigService(), clock, make_session, describe, os.urandom,
-                               on_connection, note))
+    app.attach_port(ConfigPort(adapter, ConfigService(), clock, make_session, app.describe, os.urandom,
+                               app.on_connection, note))
 
 
 try:

@@ -14,7 +14,7 @@ the board itself (a hang, which no exception reveals, is the watchdog's).
 """
 
 from kaskad import button as button_events
-from kaskad import config, console, led as led_modes, meter
+from kaskad import VERSION, config, console, led as led_modes, meter
 from kaskad.bthome import CHANGED_A, CHANGED_B
 from kaskad.link import OpticalLink
 
@@ -203,6 +203,23 @@ class App:
         changed = self.broadcaster.update(self.reading, now, self.max_age_ms)
         if changed and self.radio is not None:
             self.radio.changed(changed, now)
+
+    # --- what the configuration port asks of the device ------------------------------------------
+    def describe(self, challenge):
+        """The public status (kaskad.config.status) with this connection's challenge."""
+        store = self.store
+        owned = store is not None and bool(store.owners)
+        claimable = self.window is not None and self.window.is_open() and not owned
+        encrypted = self.broadcaster is not None and self.broadcaster.encrypted
+        reading = self.reading
+        return config.status(challenge, VERSION, owned, encrypted, claimable, self.settings.meter_address,
+                             reading.generation, self.settings.poll_seconds, self.last_poll,
+                             reading.serial, reading.made)
+
+    def on_connection(self, is_open):
+        """A configuration connection opened or closed: connectable only while none is open."""
+        if self.radio is not None:
+            self.radio.set_connectable(not is_open, self.clock.now_ms())
 
     # --- what the owner and the button change --------------------------------------------------
     def forget_owners(self):

@@ -31,7 +31,7 @@ from kaskad.bthome import Broadcaster, MemoryCounterStore
 from kaskad.button import Button
 from kaskad.ccm import CCM
 from kaskad.clock import Clock
-from kaskad.config import ClaimWindow, status
+from kaskad.config import ClaimWindow
 from kaskad.gatt import ConfigPort
 from kaskad.led import Led
 from kaskad.radio import Radio
@@ -41,7 +41,6 @@ from kaskad.store import Store
 ADDRESS = 20109
 KEY = bytes([0x23, 0x1D, 0x39, 0xC1, 0xD7, 0xCC, 0x1A, 0xB1, 0xAE, 0xE2, 0x24, 0xCD, 0x09, 0x6D, 0xB9, 0x32])
 MAC = bytes([0xC8, 0x1D, 0xF5, 0xED, 0xA8, 0x35])
-VERSION = (1, 0, 0)
 WARM_UP_POLLS = 10
 POLLS = 1000
 TOLERANCE = 0  # bytes of growth allowed over POLLS polls: see the end of the file
@@ -342,18 +341,9 @@ def build(origin_ns=0):
     def make_session(challenge):
         raise AssertionError("no central connects in this check")
 
-    def describe(challenge):
-        reading = app.reading
-        return status(challenge, VERSION, bool(store.owners), broadcaster.encrypted,
-                      window.is_open() and not store.owners, settings.meter_address,
-                      reading.generation, settings.poll_seconds, app.last_poll, reading.serial, reading.made)
-
-    def on_connection(is_open):
-        radio.set_connectable(not is_open, clock.now_ms())
-
     service = FakeService()
-    app.attach_port(ConfigPort(adapter, service, clock, make_session, describe, bytes,
-                               on_connection, note))
+    app.attach_port(ConfigPort(adapter, service, clock, make_session, app.describe, bytes,
+                               app.on_connection, note))
     return app, clock, time, adapter, pin, dog, service, meter
 
 
