@@ -18,7 +18,12 @@ import pytest  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def fresh_board():
-    """Every test starts on a freshly powered board: new clock, no wiring, no claimed pins."""
+    """Every test starts on a freshly powered board: new clock, no wiring, no claimed pins, USB
+    power present, CircuitPython 10.2.1."""
+    _harness.set_usb_power(True)
+    _harness.set_circuitpython(_harness.V10_2_1)
     _harness.reset()
     yield
+    _harness.set_usb_power(True)
+    _harness.set_circuitpython(_harness.V10_2_1)
     _harness.reset()

@@ -14,7 +14,7 @@ Far end of a UART (see ``attach_far_end``): any object with
 """
 from typing import Any, Callable, Optional
 
-from _vclock import HostPowerCut, HostReset, HostSpin, HostStop, VirtualClock
+from _vclock import HostPowerCut, HostReset, HostSpin, HostStop, ReloadException, VirtualClock
 
 __all__ = [
     "HostStop", "HostSpin", "HostPowerCut", "VirtualClock", "reset", "clock", "on_reset",
@@ -26,7 +26,24 @@ __all__ = [
     "ble_on_air", "on_ble_advertise", "ble_adv_events", "ble_connect", "ble_disconnect",
     "ble_central", "CentralError",
     "HostReset", "button_press", "button_release", "pin_history", "watchdog_deadline_ns",
+    "ReloadException", "reset_cause", "POWER_ON", "SOFTWARE", "WATCHDOG", "RELOAD",
+    "set_usb_power", "usb_power", "set_circuitpython", "circuitpython", "FIXED", "V10_2_1",
+    "set_safe_mode_reason", "safe_mode_reason", "set_run_reason", "run_reason",
+    "nvm_fail_next", "sleep_memory",
 ]
+
+# What started this run of the stand-ins (``reset(cause=...)``): what survives depends on it.
+POWER_ON = "power_on"   # power applied (or a brown-out): every RAM and the WDT start afresh
+SOFTWARE = "software"   # NVIC_SystemReset (ports/nordic/supervisor/port.c reset_cpu()): the WDT
+#                         runs on; RAM in .uninitialized (sleep memory, the safe-mode word) stays
+WATCHDOG = "watchdog"   # the nRF WDT bit: the WDT itself is reset (stopped); RESETREAS.DOG set
+RELOAD = "reload"       # no chip reset: the supervisor ends the VM and starts code.py again
+
+# The CircuitPython release the twin behaves as, where releases differ (the watchdog at the end
+# of a run; see watchdog.py): 10.2.1, the newest release tag, or the behaviour after upstream
+# PR #11295 (later than 10.2.1).
+V10_2_1 = "10.2.1"
+FIXED = "fixed"
 
 DEFAULT_UID = bytes.fromhex("4b41534b41443031")  # 8 bytes, like the nRF52840 FICR device id
 
@@ -37,25 +54,92 @@ _drive_path: Optional[str] = None
 _serial_connected = True
 _uid = DEFAULT_UID
 _reset_hooks: "list[Callable[[], None]]" = []
+_cause = POWER_ON
+_usb_power = True
+_version = V10_2_1
+_safe_mode_reason: Optional[str] = None
+_run_reason = "STARTUP"
 
 
-def reset(clock: Optional[VirtualClock] = None, realtime: bool = False) -> VirtualClock:
+def reset(clock: Optional[VirtualClock] = None, realtime: bool = False,
+          cause: str = POWER_ON) -> VirtualClock:
     """Start a fresh simulated board: a new clock (or ``clock``), no wiring, no settings file.
 
     Every stand-in that holds hardware (claimed pins, live UARTs) is released, as at power-on.
+    ``cause`` (POWER_ON, SOFTWARE, WATCHDOG, RELOAD) says what the board went through: the
+    stand-ins keep what the board keeps (the running WDT after a software reset or a reload,
+    the NVM contents, the sleep memory); pass the running clock for anything but POWER_ON, as
+    the board's tick count runs on across resets (port.c reset_cpu() saves it). The USB power
+    and the CircuitPython version stay as set (they are the bench, not the board).
     Returns the clock in use.
     """
-    global _clock, _settings_path, _drive_path, _serial_connected, _uid
+    global _clock, _settings_path, _drive_path, _serial_connected, _uid, _cause, _safe_mode_reason
+    global _run_reason
+    if cause not in (POWER_ON, SOFTWARE, WATCHDOG, RELOAD):
+        raise ValueError("unknown reset cause %r" % (cause,))
+    _cause = cause
+    if cause != RELOAD:
+        _safe_mode_reason = None
+        _run_reason = "STARTUP"
     _clock = clock if clock is not None else VirtualClock(realtime=realtime)
     _links.clear()
     _settings_path = None
     _drive_path = None
-    _serial_connected = True
+    _serial_connected = _usb_power
     _uid = DEFAULT_UID
     for hook in list(_reset_hooks):
         hook()
     return _clock
 
+
+def reset_cause() -> str:
+    """What the last ``reset()`` modelled: POWER_ON, SOFTWARE, WATCHDOG or RELOAD."""
+    return _cause
+
+
+def set_usb_power(present: bool) -> None:
+    """Whether USB power (VBUS) is present: a computer or a USB charger. Without it there is no
+    serial console either. ports/nordic/supervisor/port.c port_init() boots into safe mode after
+    a watchdog reset only when VBUS is detected."""
+    global _usb_power, _serial_connected
+    _usb_power = bool(present)
+    _serial_connected = _usb_power
+
+
+def usb_power() -> bool:
+    return _usb_power
+
+
+def set_circuitpython(version: str) -> None:
+    """Behave as CircuitPython ``V10_2_1`` or ``FIXED`` (after PR #11295) where they differ."""
+    global _version
+    if version not in (V10_2_1, FIXED):
+        raise ValueError("version must be %r or %r" % (V10_2_1, FIXED))
+    _version = version
+
+
+def circuitpython() -> str:
+    return _version
+
+
+def set_safe_mode_reason(name: Optional[str]) -> None:
+    """The supervisor's safe mode for this boot (a ``supervisor.SafeModeReason`` name), or None."""
+    global _safe_mode_reason
+    _safe_mode_reason = name
+
+
+def safe_mode_reason() -> Optional[str]:
+    return _safe_mode_reason
+
+
+def set_run_reason(name: str) -> None:
+    """Why this run of code.py started (a ``supervisor.RunReason`` name)."""
+    global _run_reason
+    _run_reason = name
+
+
+def run_reason() -> str:
+    return _run_reason
 
 def clock() -> VirtualClock:
     """The clock every stand-in uses."""
@@ -171,6 +255,20 @@ def nvm_cut_power_after(n_bytes: Optional[int]) -> None:
     """
     import nvm
     nvm._arm_cut(n_bytes)
+
+
+def nvm_fail_next(n_stores: int = 1) -> None:
+    """The next ``n_stores`` NVM stores fail as the board's can (the SoftDevice refuses the flash
+    operation, e.g. while the radio is busy): ``RuntimeError("Unable to write to nvm.")``
+    (shared-bindings/nvm/ByteArray.c) and the flash unchanged. 0 disarms."""
+    import nvm
+    nvm._arm_failures(n_stores)
+
+
+def sleep_memory() -> bytearray:
+    """The 256 bytes of ``alarm.sleep_memory`` as they stand (for tests to look at)."""
+    import alarm
+    return bytearray(alarm._memory)
 
 
 def nvm_write_log() -> "list[tuple[int, int, int]]":

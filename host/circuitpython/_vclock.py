@@ -28,10 +28,28 @@ class HostPowerCut(HostStop):
 
 class HostReset(BaseException):
     """The simulated board reset itself: ``microcontroller.reset()``, or the watchdog in
-    ``WatchDogMode.RESET`` expired (see ``_harness.watchdog_deadline_ns``).
+    ``WatchDogMode.RESET`` expired (see ``_harness.watchdog_deadline_ns``), or the supervisor
+    reset into safe mode after a crash.
 
     Not a ``HostStop``: a reset is something the firmware did, and a runner that treats it as a
     clean end would hide a hung loop. ``except Exception:`` in firmware cannot swallow it.
+
+    ``cause``: ``"software"`` (NVIC_SystemReset: microcontroller.reset(), a reset into safe
+    mode) or ``"watchdog"`` (the nRF WDT bit: RESETREAS.DOG). ``safe_mode``: the reason a reset
+    into safe mode saved for the next boot (supervisor/shared/safe_mode.c), else None.
+    """
+
+    def __init__(self, what: str = "", cause: str = "software", safe_mode: "str | None" = None) -> None:
+        super().__init__(what)
+        self.cause = cause
+        self.safe_mode = safe_mode
+
+
+class ReloadException(BaseException):
+    """The board's own ``ReloadException`` (py/objexcept.c: a BaseException, so ``except
+    Exception`` in code.py does not catch it): the supervisor raises it into the running code
+    when a file on the drive was written (supervisor/shared/reload.c reload_initiate()) or
+    ``supervisor.reload()`` was called. Its name is the board's; firmware can only tell it by name.
     """
 
 

@@ -49,6 +49,7 @@ _PAGE_WRITE_NS = _ERASE_PAGE_NS + _WORDS_PER_PAGE * _WRITE_WORD_NS  # 126 984 00
 _flash = bytearray([_ERASED]) * _SIZE
 _file: "str | None" = None
 _cut_after: "int | None" = None
+_failures = 0  # how many of the next stores fail (``_harness.nvm_fail_next``)
 _log: "list[tuple[int, int, int]]" = []
 _erases: "list[int]" = [0] * (_SIZE // _PAGE)
 
@@ -126,7 +127,14 @@ def _store(start: int, data: bytes) -> None:
     touched, copy it to RAM, patch in the new bytes, erase the page, program all of it."""
     if not data:
         return  # the page loop never runs: no erase, no time
-    global _cut_after
+    global _cut_after, _failures
+    if _failures:
+        # ports/nordic/common-hal/nvm/ByteArray.c: write_page() fails when the SoftDevice refuses
+        # the flash operation (peripherals/nrf/nvm.c sd_flash_page_erase/write not NRF_SUCCESS);
+        # shared-bindings/nvm/ByteArray.c then raises. Modelled as refused before the erase:
+        # the flash is unchanged.
+        _failures -= 1
+        raise RuntimeError("Unable to write to nvm.")
     clock = _harness.clock()
     cut, _cut_after = _cut_after, None
     if cut is not None and cut >= len(data):
@@ -174,12 +182,16 @@ def _save() -> None:
 
 
 def _fresh() -> None:
-    """Power-on without a file: erased flash, nothing armed, nothing logged."""
-    global _file, _cut_after
+    """Power-on without a file: erased flash, nothing armed, nothing logged. Any other reset or
+    a reload keeps the flash (it is flash) and what the host armed; only the log starts afresh."""
+    global _file, _cut_after, _failures
+    _log.clear()
+    if _harness.reset_cause() != _harness.POWER_ON:
+        return
     _flash[:] = bytes([_ERASED]) * _SIZE
     _file = None
     _cut_after = None
-    _log.clear()
+    _failures = 0
     _erases[:] = [0] * len(_erases)
 
 
@@ -204,6 +216,13 @@ def _attach_file(path: "str | None") -> None:
                          % (path, len(content), _SIZE))
     _flash[:] = content
     _file = path
+
+
+def _arm_failures(n_stores: int) -> None:
+    global _failures
+    if type(n_stores) is not int or n_stores < 0:
+        raise ValueError("n_stores must be an int >= 0")
+    _failures = n_stores
 
 
 def _arm_cut(n_bytes: "int | None") -> None:

@@ -1,12 +1,14 @@
 """Stand-in for CircuitPython's ``supervisor`` module, driven by the harness clock.
 
-Minimal: ``ticks_ms()``, ``runtime`` (``serial_connected``, ``usb_connected``,
-``serial_bytes_available``, ``run_reason``, ``autoreload``) and ``get_setting()``.
+``ticks_ms()``, ``runtime`` (``serial_connected``, ``usb_connected``, ``serial_bytes_available``,
+``run_reason``, ``safe_mode_reason``, ``autoreload``), ``RunReason``, ``SafeModeReason``,
+``reload()`` and ``get_setting()``. What the supervisor does around code.py (reloads, safe mode,
+the REPL) is modelled in host/supervisor_loop.py; this module is what code sees of it.
 """
 import _cpsettings
 import _harness
 
-__all__ = ["ticks_ms", "runtime", "Runtime", "RunReason", "get_setting"]
+__all__ = ["ticks_ms", "runtime", "Runtime", "RunReason", "SafeModeReason", "get_setting", "reload"]
 
 _TICKS_PERIOD = 1 << 29
 # supervisor/shared/tick.c: the count starts 65536 ms before its first wrap, so code meets the
@@ -44,6 +46,49 @@ for _rname in ("STARTUP", "AUTO_RELOAD", "SUPERVISOR_RELOAD", "REPL_RELOAD"):
 del _rname, _robj
 
 
+class SafeModeReason:
+    """Why CircuitPython went into safe mode (shared-bindings/supervisor/SafeModeReason.c:
+    exactly these; SAFEMODE_PY_ERROR has no Python name)."""
+
+    __slots__ = ("_name",)
+    _name: str
+    NONE: "SafeModeReason"
+    BROWNOUT: "SafeModeReason"
+    FLASH_WRITE_FAIL: "SafeModeReason"
+    GC_ALLOC_OUTSIDE_VM: "SafeModeReason"
+    HARD_FAULT: "SafeModeReason"
+    INTERRUPT_ERROR: "SafeModeReason"
+    NLR_JUMP_FAIL: "SafeModeReason"
+    NO_CIRCUITPY: "SafeModeReason"
+    NO_HEAP: "SafeModeReason"
+    PROGRAMMATIC: "SafeModeReason"
+    SDK_FATAL_ERROR: "SafeModeReason"
+    STACK_OVERFLOW: "SafeModeReason"
+    USB_BOOT_DEVICE_NOT_INTERFACE_ZERO: "SafeModeReason"
+    USB_TOO_MANY_ENDPOINTS: "SafeModeReason"
+    USB_TOO_MANY_INTERFACE_NAMES: "SafeModeReason"
+    USER: "SafeModeReason"
+    WATCHDOG: "SafeModeReason"
+
+    def __new__(cls, *args: object, **kwargs: object) -> "SafeModeReason":
+        raise TypeError("cannot create 'SafeModeReason' instances")
+
+    def __repr__(self) -> str:
+        return "supervisor.SafeModeReason." + self._name
+
+
+SAFE_MODE_REASONS = (
+    "NONE", "BROWNOUT", "FLASH_WRITE_FAIL", "GC_ALLOC_OUTSIDE_VM", "HARD_FAULT", "INTERRUPT_ERROR",
+    "NLR_JUMP_FAIL", "NO_CIRCUITPY", "NO_HEAP", "PROGRAMMATIC", "SDK_FATAL_ERROR", "STACK_OVERFLOW",
+    "USB_BOOT_DEVICE_NOT_INTERFACE_ZERO", "USB_TOO_MANY_ENDPOINTS", "USB_TOO_MANY_INTERFACE_NAMES",
+    "USER", "WATCHDOG")
+for _sname in SAFE_MODE_REASONS:
+    _sobj = object.__new__(SafeModeReason)
+    _sobj._name = _sname
+    setattr(SafeModeReason, _sname, _sobj)
+del _sname, _sobj
+
+
 class Runtime:
     """Current status of runtime objects; use ``supervisor.runtime``, the only instance."""
 
@@ -69,12 +114,20 @@ class Runtime:
 
     @property
     def run_reason(self) -> RunReason:
-        """Why this run started (read-only)."""
-        return RunReason.STARTUP
+        """Why this run started (read-only): STARTUP after a reset, AUTO_RELOAD after a write to
+        the drive, REPL_RELOAD after Ctrl-D (main.c, supervisor/shared/reload.c)."""
+        return getattr(RunReason, _harness.run_reason())
+
+    @property
+    def safe_mode_reason(self) -> SafeModeReason:
+        """Why the board is in safe mode (read-only), ``SafeModeReason.NONE`` when it is not."""
+        return getattr(SafeModeReason, _harness.safe_mode_reason() or "NONE")
 
     @property
     def autoreload(self) -> bool:
-        """Whether CircuitPython may autoreload on workflow writes."""
+        """Whether CircuitPython may autoreload on workflow writes. A static of
+        supervisor/shared/reload.c: it outlives a reload; main() turns it on at each boot that
+        is not in safe mode."""
         return self._autoreload
 
     @autoreload.setter
@@ -87,10 +140,20 @@ runtime._autoreload = True
 
 
 def _reset_runtime() -> None:
-    runtime._autoreload = True
+    if _harness.reset_cause() != _harness.RELOAD:
+        runtime._autoreload = _harness.safe_mode_reason() is None
 
 
 _harness.on_reset(_reset_runtime)
+
+
+def reload() -> None:
+    """Reload the main Python code and run it (equivalent to hitting Ctrl-D at the REPL):
+    supervisor/shared/reload.c reload_initiate(RUN_REASON_SUPERVISOR_RELOAD) raises the board's
+    ReloadException into the running code."""
+    from _vclock import ReloadException
+    _harness.set_run_reason("SUPERVISOR_RELOAD")
+    raise ReloadException()
 
 
 def get_setting(key: str, default: object = None) -> object:
