@@ -8,11 +8,13 @@ import os
 import time
 
 import _bleio
+import alarm
 import board
 import busio
 import digitalio
 import keypad
 import microcontroller
+import supervisor
 import watchdog
 
 try:  # CircuitPython 10.3+: typed values (os.getenv returns every value as text there)
@@ -20,7 +22,7 @@ try:  # CircuitPython 10.3+: typed values (os.getenv returns every value as text
 except ImportError:  # earlier versions: os.getenv returns bare integers as int
     from os import getenv as read_setting  # type: ignore[assignment]
 
-from kaskad import VERSION, console, settings
+from kaskad import VERSION, console, restarts, settings
 from kaskad.app import App, default_name
 from kaskad.bthome import Broadcaster, MemoryCounterStore
 from kaskad.button import Button
@@ -32,6 +34,13 @@ from kaskad.store import CounterStore, Store
 
 clock = Clock(time)
 BOOT_RETRY_MS = 30000
+# The hardware watchdog's period, the same whatever the settings: once started, the nRF52840's
+# WDT cannot be stopped or re-timed until it bites or the power goes (a reload or
+# microcontroller.reset() leaves it running with its first period), so a period derived from
+# settings would be wrong after an edit. The loop feeds it after every meter exchange; the longest
+# exchange the settings allow is 6 tries x (5 s reply timeout + 0.3 s) = 31.8 s.
+WATCHDOG_MS = 40000
+FEED_EVERY_MS = 1000  # while code.py waits outside the loop
 
 
 def report(line):
@@ -69,18 +78,35 @@ def optional(what, make):
         return None
 
 
-def watchdog_ms(config):
-    """Longer than the slowest healthy step: a poll whose every exchange times out on every try."""
-    return 10000 + 10 * (config.retries + 1) * (config.reply_timeout_ms + 300)
+def start_watchdog():
+    """The watchdog in RESET mode, fed; the one already running if it survived a reload or reset.
 
-
-def start_watchdog(config):
+    RESET, not RAISE (ports/nordic/common-hal/watchdog/WatchDogTimer.c): RAISE is a TIMER
+    interrupt that only sets a pending WatchDogTimeout, an ``Exception`` that the VM raises when
+    it next runs bytecode; it cannot end a hang inside C (a driver call that never returns), and
+    it is one-shot (the mode falls back to None). RESET is the hardware WDT: it resets the chip
+    whatever hangs. Its costs are handled here and in main(): it cannot be stopped, its timeout
+    cannot be changed once running (WatchDogTimer.c:105 raises), and 10.2.x crashes into safe
+    mode if a run ends while it runs, unless the run ends with an ordinary exception.
+    """
     dog = microcontroller.watchdog
     if dog is None:
         raise RuntimeError("this board has no watchdog")
-    dog.timeout = seconds(watchdog_ms(config))
-    dog.mode = watchdog.WatchDogMode.RESET
+    if dog.mode is not watchdog.WatchDogMode.RESET:  # None after power-on or any reset
+        dog.timeout = seconds(WATCHDOG_MS)  # a WDT still running from before keeps its period
+        dog.mode = watchdog.WatchDogMode.RESET
+    dog.feed()
     return dog
+
+
+def wait_fed(ms, dog):
+    """Sleep ``ms`` without letting the watchdog bite (it may run from an earlier run)."""
+    while ms > 0:
+        step = FEED_EVERY_MS if ms > FEED_EVERY_MS else ms
+        clock.sleep_ms(step)
+        ms -= step
+        if dog is not None:
+            dog.feed()
 
 
 def boot():
@@ -102,13 +128,25 @@ def boot():
     led = optional("LED", lambda: Led(digitalio.DigitalInOut(pin(config.led, "LED")), clock.now_ms()))
     app = App(config, uart, clock, broadcaster, radio, window, store,
               Button(keys.events) if keys is not None else None, led,
-              optional("watchdog", lambda: start_watchdog(config)), microcontroller.reset)
+              optional("watchdog", start_watchdog), microcontroller.reset)
+    app.on_good_poll = restart_counter_clearer(clock.now_ms())
     if store is not None:
         attach_config_service(app, adapter, store, window, config)
     console.info(clock.now_ms(), "kaskad-ble %d.%d.%d: meter %s, poll every %d s, %s BTHome as %r" % (
         VERSION[0], VERSION[1], VERSION[2], config.meter_address, config.poll_seconds,
         "encrypted" if config.bindkey else "plain", default_name(config)))
     return app
+
+
+def restart_counter_clearer(started_ms):
+    """What the app calls after each good reading: ends a run of restarts once it came long
+    enough after the start (kaskad.restarts)."""
+    def good_poll():
+        if clock.now_ms() - started_ms < restarts.HEALTHY_MS:
+            return False
+        restarts.clear(alarm.sleep_memory)
+        return True
+    return good_poll
 
 
 def attach_config_service(app, adapter, store, window, config):
@@ -122,10 +160,49 @@ def attach_config_service(app, adapter, store, window, config):
                                app.on_connection, note))
 
 
-try:
-    application = boot()
-except Exception as error:  # idle at the REPL would leave the meter unread until someone comes
-    report("boot failed: %r; resetting in %d s" % (error, BOOT_RETRY_MS // 1000))
-    clock.sleep_ms(BOOT_RETRY_MS)
-    microcontroller.reset()
-application.run()
+class Stopped(Exception):
+    """How code.py ends when the supervisor stops it (a reload, Ctrl-C): see main()."""
+
+
+def start():
+    """Wait first if the board keeps restarting (kaskad.restarts), then build the device; a boot
+    that fails is retried by a reset after BOOT_RETRY_MS, the watchdog fed all along."""
+    if supervisor.runtime.run_reason is supervisor.RunReason.STARTUP:
+        restarts.note(alarm.sleep_memory)
+    n = restarts.count(alarm.sleep_memory)
+    wait_ms = restarts.backoff_ms(n)
+    if wait_ms:
+        report("restart %d in a row without a good reading: waiting %d s first" % (n, wait_ms // 1000))
+        wait_fed(wait_ms, optional("watchdog", start_watchdog))
+    try:
+        return boot()
+    except Exception as error:  # idle at the REPL would leave the meter unread until someone comes
+        report("boot failed: %r; resetting in %d s" % (error, BOOT_RETRY_MS // 1000))
+        wait_fed(BOOT_RETRY_MS, optional("watchdog", start_watchdog))
+        microcontroller.reset()
+
+
+def main():
+    """Run the device; a stop by the supervisor ends code.py with ``Stopped``.
+
+    CircuitPython 10.2.x ends every run with watchdog_reset() (shared-module/watchdog/__init__.c):
+    when the run ended normally, by Ctrl-C (KeyboardInterrupt) or by a reload (ReloadException),
+    it deinits a RESET watchdog, which raises with no handler (WatchDogTimer.c:79) and crashes
+    the board into safe mode; any other exception leaves the watchdog running. So code.py turns
+    those two into ``Stopped``: a reload then starts code.py again, and Ctrl-C leaves the person
+    at the console with "Press any key to enter the REPL", without a crash. The watchdog keeps
+    counting (it cannot be stopped): it resets the board WATCHDOG_MS after the last feed.
+    """
+    try:
+        start().run()
+    except KeyboardInterrupt:
+        raise Stopped("Ctrl-C: the loop stopped. The watchdog cannot be stopped: it resets the board"
+                      " within %d s (microcontroller.watchdog.feed() gives %d s more); Ctrl-D"
+                      " restarts code.py now" % (WATCHDOG_MS // 1000, WATCHDOG_MS // 1000))
+    except BaseException as stop:
+        if type(stop).__name__ == "ReloadException":  # no built-in name on the board
+            raise Stopped("reloading: a file on the drive changed")
+        raise
+
+
+main()

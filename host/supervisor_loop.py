@@ -191,13 +191,9 @@ class Life:
             if safe is not None:
                 self._event("safe_mode", reason=safe, text=SAFE_MODE_TEXT.get(safe, "Unknown reason."))
                 self._run_safemode_py()
-            run_code = True
             while True:
-                if run_code:
-                    how = self._run_code_py()
-                else:
-                    how = self._repl()
-                run_code = self._wait(how)
+                if not self._wait(self._run_code_py()):
+                    self._repl()  # returns on Ctrl-D, reloaded: code.py next
         except _harness.HostReset as reset:
             self._running = None
             self._event("reset", cause=reset.cause, safe_mode=reset.safe_mode)

@@ -8,9 +8,12 @@ steps the loop sleeps until the next poll or packet switch, and at most ``TICK_M
 while a central is connected), so the button, the LED and the connection are looked at often.
 
 Every stage of a step runs under its own ``try``: an exception costs one console line and a
-back-off, never the loop, and never the other stages. The watchdog is fed only after a step in
-which every stage succeeded; after ``MAX_FAILED_STEPS`` failing steps in a row the loop resets
-the board itself (a hang, which no exception reveals, is the watchdog's).
+back-off, never the loop, and never the other stages. The watchdog is fed after a step in which
+every stage succeeded, and after each exchange with the meter (a poll of a meter that stops
+answering half way can take minutes with long reply timeouts and many retries, and the board's
+watchdog period cannot follow the settings: see code.py); after ``MAX_FAILED_STEPS`` failing
+steps in a row the loop resets the board itself (a hang, which no exception reveals, is the
+watchdog's).
 """
 
 from kaskad import button as button_events
@@ -50,6 +53,7 @@ class App:
         self.led = led
         self.watchdog = watchdog
         self._reset = reset
+        self.on_good_poll = None  # called after each poll the meter answered in full, until it returns True
         self.link = OpticalLink(uart, clock, settings.baud, settings.reply_timeout_ms, retries=settings.retries)
         self.meter = None
         self.reading = meter.Reading()  # stays empty while no address is set
@@ -73,7 +77,12 @@ class App:
 
     def _new_meter(self, address):
         self.meter = meter.MeterClient(self.link, self.clock, address, self._report)
+        self.meter.progress = self._feed
         self.reading = self.meter.reading
+
+    def _feed(self):
+        if self.watchdog is not None:
+            self.watchdog.feed()
 
     # --- the loop ------------------------------------------------------------------------------
     def run(self):
@@ -187,6 +196,8 @@ class App:
             console.reading(self.clock.now_ms(), self.reading, self.max_age_ms, _PUBLISHED)
             if ok and self.led is not None:
                 self.led.flash(self.clock.now_ms())
+            if ok and self.on_good_poll is not None and self.on_good_poll():
+                self.on_good_poll = None
         self.publish()
         if self.port is not None:
             self.port.refresh()

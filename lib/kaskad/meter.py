@@ -84,6 +84,7 @@ class MeterClient:
         self._clock = clock
         self.report = report
         self.reading = Reading()
+        self.progress = None  # called after each exchange, answered or not: the poll is alive
         self.address = address  # the setter initialises the per-meter state
 
     @property
@@ -132,7 +133,11 @@ class MeterClient:
 
     def _ask(self, command, data=b""):
         lengths = mirtek.reply_lengths(command, len(data), self.reading.generation)
-        reply = self.link.exchange(self._address, command, data, lengths)
+        try:
+            reply = self.link.exchange(self._address, command, data, lengths)
+        finally:
+            if self.progress is not None:
+                self.progress()
         reading = self.reading
         reading.flags_a = self.link.flags_a
         reading.flags_b = self.link.flags_b
