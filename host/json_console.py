@@ -9,6 +9,10 @@ The contract other tools rely on:
   {"type": "advert", "t": s, "adv": "<hex>", "scan": "<hex>", "address": "AA:BB:CC:DD:EE:FF",
    "ha": {"energy_1": 1234.56, ...}}   (each time an advertisement goes on air, with what
    Home Assistant's own parser made of it)
+  {"type": "safe_mode", "t": s, "reason": "WATCHDOG", "text": "Internal watchdog timer expired."}
+   (the board booted into safe mode: supervisor.SafeModeReason's name and the board's message)
+  {"type": "supervisor", "t": s, "event": "reset|reload|code_done|traceback|output|repl|hang", ...}
+   (what the board's supervisor did between runs of code.py; the event's own fields follow)
 null where unknown, or older than KASKAD_MAX_AGE_SECONDS. "t" is seconds since start.
 """
 
@@ -56,3 +60,11 @@ class JsonSink:
     def advert(self, t_s, adv, scan, address, values):
         self._emit({"type": "advert", "t": t_s, "adv": adv.hex(), "scan": scan.hex(),
                     "address": address, "ha": values})
+
+    def safe_mode(self, t_s, reason, text):
+        self._emit({"type": "safe_mode", "t": t_s, "reason": reason, "text": text})
+
+    def supervisor(self, t_s, event, fields):
+        line = {"type": "supervisor", "t": t_s, "event": event}
+        line.update(fields)
+        self._emit(line)

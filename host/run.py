@@ -4,6 +4,8 @@
     python host/run.py [--serial PORT] [--seconds N] [--settings FILE] [--nvm FILE] [--json]
 
 The simulated meter answers at the address settings.toml names (20109 when none is set).
+The board lives as it would (host/supervisor_loop.py): edit the settings file while this runs and
+the board reloads and reads it again; resets, safe mode (with its reason) and reloads are shown.
 """
 
 import argparse
@@ -20,6 +22,7 @@ import supervisor  # noqa: E402
 from kaskad import console  # noqa: E402
 from kaskad_sim.meter import SimMeter  # noqa: E402
 from kaskad_sim.wire import SimWire  # noqa: E402
+from supervisor_loop import Life  # noqa: E402
 
 DEFAULT_ADDRESS = 20109
 
@@ -68,13 +71,11 @@ def show_home_assistant(json_sink):
     _harness.on_ble_advertise(on_air)
 
 
-def boot_board(args, realtime, seconds_left, meter):
-    """Power the simulated board up (fresh RAM; the NVM file, settings and meter stay)."""
-    _harness.reset(realtime=realtime)
+def wire_board(args, meter, sink):
+    """After power-on, each reset and each reload: the settings file as the drive's
+    settings.toml, the NVM file, the meter (simulated, or the serial port) and Home Assistant."""
     _harness.set_settings_path(args.settings)
     _harness.set_nvm_file(args.nvm)
-    if seconds_left is not None:
-        _harness.clock().stop_at_ns = int(seconds_left * 1e9)
     tx = setting("KASKAD_UART_TX")
     rx = setting("KASKAD_UART_RX")
     tx = tx if isinstance(tx, str) else "TX"
@@ -83,6 +84,48 @@ def boot_board(args, realtime, seconds_left, meter):
         _harness.attach_serial(args.serial)
     else:
         _harness.attach_far_end(tx, rx, SimWire(meter))
+    show_home_assistant(sink)
+
+
+def show_supervisor(json_sink):
+    """What the board's supervisor does between runs of code.py, as the runner shows it: a text
+    line, or with --json a ``safe_mode`` line (safe mode and its reason) or a ``supervisor`` line
+    (anything else: reset, reload, code.py's end, safemode.py's output, the REPL)."""
+    texts = {
+        "reload": lambda f: "reload (%s): code.py starts again" % f["run_reason"],
+        "reset": lambda f: "board reset (%s%s)" % (f["cause"], ", into safe mode " + f["safe_mode"]
+                                                  if f["safe_mode"] else ""),
+        "code_done": lambda f: "code.py ended (%s)" % f["how"],
+        "traceback": lambda f: f["text"],
+        "output": lambda f: "%s: %s" % (f["file"], f["text"]),
+        "repl": lambda f: "REPL",
+        "hang": lambda f: "the board hangs (a crash in safe mode) until the watchdog or power ends it",
+    }
+
+    def on_event(kind, t_s, fields):
+        if kind == "boot":
+            return
+        if json_sink is not None:
+            if kind == "safe_mode":
+                json_sink.safe_mode(t_s, fields["reason"], fields["text"])
+            else:
+                json_sink.supervisor(t_s, kind, fields)
+        elif kind == "safe_mode":
+            print("%.1f s SAFE MODE (%s): %s" % (t_s, fields["reason"], fields["text"].replace("\n", " ")),
+                  flush=True)
+        else:
+            print("%.1f s --- %s ---" % (t_s, texts[kind](fields)), flush=True)
+    return on_event
+
+
+def stop_on_interrupt(life):
+    """Ctrl-C on the PC ends the runner (not the simulated board's Ctrl-C): the clock stops."""
+    import signal
+
+    def stop(signum, frame):
+        if life.clock is not None:
+            life.clock.stop_at_ns = life.clock.now_ns()
+    signal.signal(signal.SIGINT, stop)
 
 
 def main(argv=None):
@@ -108,22 +151,11 @@ def main(argv=None):
 
         sink = JsonSink()
         console.set_sink(sink)
-    elapsed = 0.0
-    while True:
-        left = None if args.seconds is None else args.seconds - elapsed
-        boot_board(args, True, left, meter)
-        show_home_assistant(sink)
-        try:
-            boot.run_code_py()
-        except _harness.HostReset as reset:  # the board resets and boots code.py again
-            elapsed += _harness.clock().now_ns() / 1e9
-            print("--- board reset (%s); booting again ---" % reset, flush=True)
-            continue
-        except _harness.HostStop:
-            pass
-        except KeyboardInterrupt:
-            pass
-        return 0
+    life = Life(args.settings, on_boot=lambda: wire_board(args, meter, sink),
+                on_event=show_supervisor(sink), realtime=True, watch_settings=True)
+    stop_on_interrupt(life)
+    life.run(args.seconds if args.seconds is not None else 10 ** 9)
+    return 0
 
 
 if __name__ == "__main__":

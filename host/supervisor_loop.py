@@ -29,8 +29,9 @@ the clock's ``stop_at_ns``. Each rule names the CircuitPython 10.2.1 source it f
   (ports/nordic/common-hal/microcontroller/__init__.c).
 
 What the Life reports goes to ``on_event(kind, t_s, fields)``: "boot" (cause, safe_mode),
-"safe_mode" (reason, text), "reload" (run_reason), "code_done" (how), "repl", "reset" (cause,
-safe_mode), "hang". The runner prints them; tests read ``events``.
+"safe_mode" (reason, text), "output" (file, text: what safemode.py printed), "traceback" (text),
+"reload" (run_reason), "code_done" (how), "repl", "reset" (cause, safe_mode), "hang". The runner
+prints them; tests read ``events``.
 """
 
 import os
@@ -156,7 +157,7 @@ class Life:
             self.on_event(kind, t_s, fields)
 
     def _collect(self):
-        now = self.clock.now_ns()
+        now = self.clock._now  # not now_ns(): in real time that raises once past the end
         self.adverts += _harness.ble_adv_events(self._segment_ns, now)
         self._segment_ns = now
 
@@ -233,7 +234,15 @@ class Life:
     def _run_safemode_py(self):
         if self._safe_mode == "USER" or not self.safemode_py or not os.path.exists(self.safemode_py):
             return
-        ended = self._exec(self.safemode_py, "safemode")
+        import contextlib
+        import io
+        out = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out):
+                ended = self._exec(self.safemode_py, "safemode")
+        finally:
+            if out.getvalue():
+                self._event("output", file="safemode.py", text=out.getvalue().rstrip("\n"))
         if ended is not None:
             self._safe_mode = "SAFEMODE_PY_ERROR"
             _harness.set_safe_mode_reason("SAFEMODE_PY_ERROR")

@@ -353,6 +353,7 @@ def test_install_copies_firmware_and_keeps_settings(tmp_path):
     write(root / "code.py", "print('new')\n")
     write(root / "settings.toml", 'KASKAD_ADDRESS = "1"\n')
     write(root / "lib" / "kaskad" / "__init__.py", "")
+    write(root / "safemode.py", "print('back')\n")
     write(root / "lib" / "kaskad" / "app.py", "X = 1\n")
     write(root / "lib" / "kaskad" / "__pycache__" / "app.cpython-311.pyc", "junk")
     drive = tmp_path / "CIRCUITPY"
@@ -365,6 +366,7 @@ def test_install_copies_firmware_and_keeps_settings(tmp_path):
     install_board.install(str(drive), root=str(root), say=said.append, compiled=False)
     assert sorted(os.listdir(str(drive / "lib" / "kaskad"))) == ["__init__.py", "app.py"]
     assert (drive / "code.py").read_text() == "print('new')\n"
+    assert (drive / "safemode.py").read_text() == "print('back')\n"
     assert (drive / "settings.toml").read_text() == 'KASKAD_ADDRESS = "1"\n'
     # A second install keeps the user's edited settings.
     (drive / "settings.toml").write_text('KASKAD_ADDRESS = "42"\n')

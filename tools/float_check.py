@@ -25,9 +25,10 @@ MARKER = re.compile(r"#\s*float-ok:\s*\S")
 
 def firmware_files(root=ROOT):
     files = []
-    code = os.path.join(root, "code.py")
-    if os.path.exists(code):
-        files.append(code)
+    for top in ("code.py", "safemode.py"):
+        path = os.path.join(root, top)
+        if os.path.exists(path):
+            files.append(path)
     lib = os.path.join(root, "lib", "kaskad")
     for dirpath, dirs, names in os.walk(lib):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")

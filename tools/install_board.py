@@ -3,7 +3,8 @@
 Copies lib/kaskad to CIRCUITPY/lib/kaskad (replacing what was there, no __pycache__), compiled
 to .mpy with mpy-cross (tools/mpy_build.py): the board then loads bytecode instead of compiling
 about 40 KB of source in its ~100 KB heap (--source copies the .py files instead); then
-code.py (last, so the board's auto-reload finds the library in place), and settings.toml only if
+safemode.py and code.py (last, so the board's auto-reload finds the library in place), and
+settings.toml only if
 the drive has none: the user's own settings are never overwritten. Refuses a directory that
 has no boot_out.txt (not a CircuitPython drive) unless --force.
 
@@ -63,6 +64,10 @@ def install(drive, root=ROOT, force=False, say=print, compiled=True):
         say("copied settings.toml (edit it on the drive)")
     else:
         say("no settings.toml in the repository: none copied")
+    safemode = os.path.join(root, "safemode.py")
+    if os.path.exists(safemode):  # what brings an unattended board back out of safe mode
+        shutil.copyfile(safemode, os.path.join(drive, "safemode.py"))
+        say("copied safemode.py")
     shutil.copyfile(code, os.path.join(drive, "code.py"))
     say("copied code.py")
     board_lib = os.path.join(root, ".venv", "board-lib")

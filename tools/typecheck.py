@@ -20,9 +20,10 @@ import build_typeshed  # noqa: E402
 
 def default_targets():
     targets = []
-    code = os.path.join(ROOT, "code.py")
-    if os.path.exists(code):
-        targets.append(code)
+    for top in ("code.py", "safemode.py"):
+        path = os.path.join(ROOT, top)
+        if os.path.exists(path):
+            targets.append(path)
     targets.append(os.path.join(ROOT, "lib", "kaskad"))
     return targets
 
