@@ -40,9 +40,7 @@ class Board:
         clock = _harness.reset()
         self.clock = clock
         self.boots += 1
-        _harness.set_settings_path(str(self.settings))
-        _harness.set_nvm_file(str(self.nvm))
-        _harness.attach_far_end("TX", "RX", SimWire(self.meter))
+        self.wire()
         clock.stop_at_ns = int(seconds * SECOND)
         runner = ScriptRunner(clock, script) if script is not None else None
         try:
@@ -58,6 +56,19 @@ class Board:
             raise runner.error
         self.events = _harness.ble_adv_events(0, clock.now_ns())
         return self.ended
+
+
+    def wire(self):
+        """After power-on, a reset or a reload: the settings file, the NVM file, the meter."""
+        _harness.set_settings_path(str(self.settings))
+        _harness.set_nvm_file(str(self.nvm))
+        _harness.attach_far_end("TX", "RX", SimWire(self.meter))
+
+    def life(self, on_event=None):
+        """The board's whole life from power-on, resets, reloads and safe mode included
+        (supervisor_loop.Life), wired as ``run`` wires one boot; call its ``run(seconds)``."""
+        from supervisor_loop import Life
+        return Life(str(self.settings), on_boot=self.wire, on_event=on_event)
 
 
 class ScriptRunner:

@@ -10,11 +10,10 @@ Each case is the issue 9 "done when" item named in its test: (a) settings edits 
 import pytest
 
 import _harness
+from board_rig import Board
 from ha_view import HomeAssistantView
 from kaskad import console
 from kaskad_sim.meter import SimMeter
-from kaskad_sim.wire import SimWire
-from supervisor_loop import Life
 
 SECOND = 1_000_000_000
 VERSIONS = [_harness.V10_2_1, _harness.FIXED]
@@ -44,22 +43,16 @@ class Recorder:
 
 
 class Bench:
-    """One board on a bench: a drive folder with settings.toml, an NVM file, a meter."""
+    """One board on a bench (board_rig.Board: settings.toml on its drive, an NVM file, a meter),
+    living its whole life under this CircuitPython version, on USB power or not."""
 
     def __init__(self, tmp_path, settings_text, version, usb_power=True, meter=None):
-        self.settings = tmp_path / "settings.toml"
-        self.settings.write_text(settings_text)
-        self.nvm = tmp_path / "nvm.bin"
-        self.meter = meter or SimMeter(address=20109)
+        self.board = Board(tmp_path, settings_text, meter)
+        self.meter = self.board.meter
         _harness.set_circuitpython(version)
         _harness.set_usb_power(usb_power)
         self.console = Recorder()
-        self.life = Life(str(self.settings), on_boot=self._wire)
-
-    def _wire(self):
-        _harness.set_settings_path(str(self.settings))
-        _harness.set_nvm_file(str(self.nvm))
-        _harness.attach_far_end("TX", "RX", SimWire(self.meter))
+        self.life = self.board.life()
 
     def run(self, seconds):
         console.set_sink(self.console)
