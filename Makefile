@@ -3,6 +3,8 @@
 #   make test        every test (pytest: unit, end-to-end, type check, MicroPython VM, float check)
 #   make run         boot code.py on this PC against the simulated meter  (ARGS="..." passed on)
 #   make bench       host/bench.py                                        (ARGS="..." passed on)
+#   make life        how each case of the board's life ends (reloads, hangs, Ctrl-C, safe mode),
+#                    on CircuitPython 10.2.1 and after PR #11295, in virtual time (host/life_cases.py)
 #   make typecheck   mypy over code.py and lib/kaskad against the board's CircuitPython API
 #   make vm FILE=x   run a script on the MicroPython VM with the board-sized heap (tools/vm_run.py)
 #   make floats      list float literals, true divisions and float() calls in the firmware
@@ -26,7 +28,7 @@ BOARD_LIB := $(VENV)/board-lib
 REQUIREMENTS := requirements-dev.txt requirements-nodeps.txt requirements-board.txt
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: test run bench typecheck vm floats mpy install clean venv
+.PHONY: test run bench life typecheck vm floats mpy install clean venv
 .DEFAULT_GOAL := test
 
 venv: $(STAMP)
@@ -53,6 +55,9 @@ run: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) host/bench.py $(ARGS)
+
+life: $(STAMP)
+	$(PY) host/life_cases.py
 
 typecheck: $(STAMP)
 	$(PY) tools/typecheck.py

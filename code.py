@@ -167,13 +167,12 @@ class Stopped(Exception):
 def start():
     """Wait first if the board keeps restarting (kaskad.restarts), then build the device; a boot
     that fails is retried by a reset after BOOT_RETRY_MS, the watchdog fed all along."""
-    if supervisor.runtime.run_reason is supervisor.RunReason.STARTUP:
-        restarts.note(alarm.sleep_memory)
-    n = restarts.count(alarm.sleep_memory)
-    wait_ms = restarts.backoff_ms(n)
-    if wait_ms:
-        report("restart %d in a row without a good reading: waiting %d s first" % (n, wait_ms // 1000))
-        wait_fed(wait_ms, optional("watchdog", start_watchdog))
+    if supervisor.runtime.run_reason is supervisor.RunReason.STARTUP:  # a reset; a reload is someone's doing
+        n = restarts.note(alarm.sleep_memory)
+        wait_ms = restarts.backoff_ms(n)
+        if wait_ms:
+            report("restart %d in a row without a good reading: waiting %d s first" % (n, wait_ms // 1000))
+            wait_fed(wait_ms, optional("watchdog", start_watchdog))
     try:
         return boot()
     except Exception as error:  # idle at the REPL would leave the meter unread until someone comes
