@@ -111,10 +111,10 @@ def show_supervisor(json_sink):
             else:
                 json_sink.supervisor(t_s, kind, fields)
         elif kind == "safe_mode":
-            print("%.1f s SAFE MODE (%s): %s" % (t_s, fields["reason"], fields["text"].replace("\n", " ")),
-                  flush=True)
+            print("%s SAFE MODE (%s): %s" % (console.uptime(int(t_s * 1000)), fields["reason"],
+                                             fields["text"].replace("\n", " ")), flush=True)
         else:
-            print("%.1f s --- %s ---" % (t_s, texts[kind](fields)), flush=True)
+            print("%s --- %s ---" % (console.uptime(int(t_s * 1000)), texts[kind](fields)), flush=True)
     return on_event
 
 
