@@ -1,12 +1,15 @@
 """The simulated meter on a pseudo-terminal, in real time.
 
-    python host/kaskad_sim/pty_meter.py [--address N] [--delay-ms N] [--seconds N] [--echo]
-                                        [--generation old|transitional|new]
+    python host/kaskad_sim/pty_meter.py [--meter FAMILY] [--address N] [--delay-ms N]
+                                        [--seconds N] [--echo] [--generation old|transitional|new]
 
-prints the slave path (e.g. /dev/pts/7) on the first line of stdout, then serves MIRTEK requests
-written to that path until --seconds have passed (default: until Ctrl-C). One line per request
-goes to stderr. Replies start reply_delay after the request's stop byte was read and are written
-one byte per character time (10 bit times at 9600 8N1), so timing resembles the real optical port.
+prints the slave path (e.g. /dev/pts/7) on the first line of stdout, then serves the requests of
+the chosen meter family (families.py: kaskad-1-mt, the default, kaskad-11-c1, mercury-206,
+ce-102m) written to that path until --seconds have passed (default: until Ctrl-C). One line per
+request goes to stderr. Replies start reply_delay after the request's stop byte was read and are
+written one byte per character time of the family's line (10 bit times at 9600 8N1 or 7E1, at
+2400 for KASKAD-11-C1), so timing resembles the real optical port. --address is the family's
+address (the serial number for mercury-206; ce-102m has none); --generation is KASKAD-1-MT's.
 A pty has no baud rate: whatever the client sets, bytes pass. No echo unless --echo.
 
 Importable: `PtyMeter(meter).start()` serves from a thread; `.slave_path`; `.stop()`.
@@ -21,22 +24,26 @@ import threading
 import time
 import tty
 from collections.abc import Callable
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make `kaskad_sim` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from kaskad_sim.families import DEFAULT_FAMILY, FAMILIES, build_meter, family  # noqa: E402
 from kaskad_sim.meter import SimMeter  # noqa: E402
 from kaskad_sim.wire import char_time_ns  # noqa: E402
 
 
 class PtyMeter:
-    """Serves a SimMeter on the master side of a pty; clients open `slave_path`."""
+    """Serves a simulated meter (any family) on the master side of a pty; clients open
+    `slave_path`. `bits`/`parity`/`stop` only set the character time."""
 
-    def __init__(self, meter: SimMeter | None = None, *, echo: bool = False, baudrate: int = 9600,
+    def __init__(self, meter: Any = None, *, echo: bool = False, baudrate: int = 9600,
+                 bits: int = 8, parity: object = None, stop: int = 1,
                  log: Callable[[str], None] | None = None) -> None:
-        self.meter = meter if meter is not None else SimMeter()
+        self.meter: Any = meter if meter is not None else SimMeter()
         self.echo = echo
-        self.char_ns = char_time_ns(baudrate)
+        self.char_ns = char_time_ns(baudrate, bits, parity, stop)
         self.log = log
         self.slave_path = ""
         self._master = -1
@@ -88,10 +95,11 @@ class PtyMeter:
             heard_ns = time.monotonic_ns()
             if self.echo:
                 os.write(self._master, data)
+            timed = getattr(self.meter, "takes_time", False)
             for byte in data:
-                before = len(self.meter.heard)
-                plan = self.meter.hear(byte)
-                if len(self.meter.heard) != before:
+                before = len(self.meter.received)
+                plan = self.meter.hear(byte, heard_ns) if timed else self.meter.hear(byte)
+                if len(self.meter.received) != before:
                     self._log_request(plan)
                 if plan is not None:
                     self._send(plan, heard_ns)
@@ -100,10 +108,13 @@ class PtyMeter:
     def _log_request(self, plan: list[tuple[int, bytes]] | None) -> None:
         if self.log is None:
             return
-        req = self.meter.heard[-1]
         reply = "no reply" if plan is None else b"".join(c for _, c in plan).hex(" ")
-        self.log(f"request dst={req.dst} cmd=0x{req.command:02X} data={req.data.hex(' ') or '-'}"
-                 f" -> {reply}")
+        if isinstance(self.meter, SimMeter):
+            req = self.meter.heard[-1]
+            what = f"dst={req.dst} cmd=0x{req.command:02X} data={req.data.hex(' ') or '-'}"
+        else:
+            what = self.meter.describe(self.meter.received[-1])
+        self.log(f"request {what} -> {reply}")
 
     def _send(self, plan: list[tuple[int, bytes]], t_ns: int) -> None:
         """Write the plan's chunks, each byte when its character time has passed."""
@@ -126,16 +137,33 @@ class PtyMeter:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Simulated KASKAD-1-MT on a pseudo-terminal")
-    parser.add_argument("--address", type=int, default=20109, help="meter address (default 20109)")
-    parser.add_argument("--delay-ms", type=int, default=30, help="reply delay in ms (default 30)")
+    parser = argparse.ArgumentParser(description="Simulated meter on a pseudo-terminal")
+    parser.add_argument("--meter", choices=tuple(FAMILIES), default=DEFAULT_FAMILY,
+                        help=f"meter family (default {DEFAULT_FAMILY})")
+    parser.add_argument("--address", type=int, default=None,
+                        help="the family's address (default: 20109; mercury-206: 36896545)")
+    parser.add_argument("--delay-ms", type=int, default=None,
+                        help="reply delay in ms (default: the model's, 30 for kaskad-1-mt)")
     parser.add_argument("--seconds", type=float, default=0, help="serve this long (0 = forever)")
     parser.add_argument("--echo", action="store_true", help="echo every byte back, like an optical head")
     parser.add_argument("--generation", choices=("old", "transitional", "new"), default="old")
     args = parser.parse_args(argv)
 
-    meter = SimMeter(address=args.address, reply_delay_ms=args.delay_ms, generation=args.generation)
-    server = PtyMeter(meter, echo=args.echo,
+    fam = family(args.meter)
+    state: dict[str, Any] = {}
+    if args.delay_ms is not None:
+        state["reply_delay_ms"] = args.delay_ms
+    if args.meter == "kaskad-1-mt":
+        state["generation"] = args.generation
+    elif args.generation != "old":
+        parser.error("--generation is for kaskad-1-mt only")
+    if fam.address_keyword is None and args.address is not None:
+        parser.error(f"--address: {args.meter} has no address")
+    try:
+        meter = build_meter(args.meter, args.address, **state)
+    except ValueError as exc:
+        parser.error(str(exc))
+    server = PtyMeter(meter, echo=args.echo, **fam.wire_settings(),
                       log=lambda line: print(line, file=sys.stderr, flush=True))
     server.start()
     print(server.slave_path, flush=True)
