@@ -4,7 +4,12 @@ Expected bytes come from /work/shared/protocols/other-meters.md section 3.6 (eac
 7-bit text and as the bytes on the wire with even parity; the synthetic ET0PE reply), never from
 the code under test, except where a test says it checks a consistency property.
 """
+import re
+from decimal import Decimal
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kaskad_sim.ce_102m import (FAULTS, SimCe102m, bcc, build_command, strip_parity,
                                 with_parity)
@@ -266,3 +271,31 @@ def test_fault_names():
                            "bad_checksum", "bad_parity", "wrong_name", "error_status", "bad_value"}
     with pytest.raises(ValueError, match="unknown fault"):
         SimCe102m().inject("wrong_address")
+
+
+# --------------------------------------------------------------------------------- any state
+
+
+def parse_values(text: bytes, name: str) -> list[Decimal]:
+    """The bracketed decimals of a data reply, by the notes' format (3.2)."""
+    body = text[1:-2].decode("ascii")
+    assert body.startswith(name + "(")
+    lines = body[len(name):].split("\r\n")
+    assert lines[-1] == ""
+    return [Decimal(re.fullmatch(r"\((\d+(?:\.\d+)?)\)", line).group(1)) for line in lines[:-1]]
+
+
+@given(st.lists(st.integers(0, 10**10), min_size=1, max_size=6), st.integers(0, 10**9),
+       st.integers(0, 99_999), st.integers(0, 10**6))
+def test_any_state_reads_back_as_decimals(tariffs, power_mw, voltage, current):
+    meter = in_session(power_raw=power_mw, voltage_raw=voltage, current_ma=current)
+    meter.tariffs_raw = tariffs
+
+    def ask(name):
+        return parse_values(check_data_reply(meter.respond(with_parity(
+            build_command("R1", name + "()")))), name)
+
+    assert ask("ET0PE") == [Decimal(sum(tariffs)) / 100] + [Decimal(t) / 100 for t in tariffs]
+    assert ask("POWEP") == [Decimal(power_mw) / 10**6]   # kW
+    assert ask("VOLTA") == [Decimal(voltage) / 100]      # V
+    assert ask("CURRE") == [Decimal(current) / 1000]     # A

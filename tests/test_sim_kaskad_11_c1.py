@@ -5,6 +5,8 @@ independent script, synthetic replies), never from the code under test, except w
 it checks a consistency property.
 """
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kaskad_sim.kaskad_11_c1 import (FAULTS, READ_ONLY_COMMANDS, SimKaskad11, build_request,
                                      kaskad11_sum)
@@ -336,3 +338,19 @@ def test_every_fault_is_tested_and_unknown_ones_refused():
         meter.inject("bad_crc")
     with pytest.raises(ValueError, match="takes"):
         meter.inject("slow", gap_ms=3)
+
+
+# --------------------------------------------------------------------------------- any state
+
+
+@given(st.lists(st.integers(0, 2**32 - 1), min_size=4, max_size=4), st.integers(0, 2**16 - 1),
+       st.integers(0, 2**16 - 1), st.integers(0, 2**24 - 1))
+def test_any_state_reads_back_by_the_notes_layout(energy, voltage, current, power):
+    meter = opened(current_ma=current, active_power_raw=power)
+    meter.energy_import, meter.voltage_raw = energy, voltage
+    for n in range(1, 5):
+        data = check_reply(meter.respond(build_request(ADDR, 0x26, bytes((n,)))), 0x26)
+        assert data[0] == n and int.from_bytes(data[1:5], "little") == energy[n - 1]
+    for param, size, value in ((0, 2, voltage), (1, 2, current), (3, 3, power)):
+        data = check_reply(meter.respond(build_request(ADDR, 0x20, bytes((param,)))), 0x20)
+        assert len(data) == 1 + size and int.from_bytes(data[1:], "little") == value

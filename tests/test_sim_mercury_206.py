@@ -5,6 +5,8 @@ an independent script, synthetic replies), never from the code under test, excep
 says it checks a consistency property.
 """
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kaskad_sim.mercury_206 import (FAULTS, READ_ONLY_COMMANDS, SimMercury206, bcd, build_request,
                                     crc16_modbus)
@@ -235,3 +237,26 @@ def test_fault_queue_and_names():
                            "bad_bcd"}
     with pytest.raises(ValueError, match="unknown fault"):
         meter.inject("error_status")
+
+
+# --------------------------------------------------------------------------------- any state
+
+
+def from_bcd(data: bytes) -> int:
+    """Packed BCD, most significant byte first, decoded through its hex digits."""
+    digits = data.hex()
+    assert digits.isdigit(), digits
+    return int(digits)
+
+
+@given(st.lists(st.integers(0, 99_999_999), min_size=4, max_size=4), st.integers(0, 9999),
+       st.integers(0, 9999), st.integers(0, 999_999))
+def test_any_state_reads_back_as_bcd(tariffs, voltage, current, power):
+    meter = awake()
+    meter.tariffs_raw, meter.voltage_raw, meter.current_raw, meter.power_w = \
+        tariffs, voltage, current, power
+    data = check_reply(meter.respond(build_request(SERIAL, 0x27)), 0x27)
+    assert [from_bcd(data[i:i + 4]) for i in range(0, 16, 4)] == tariffs
+    data = check_reply(meter.respond(build_request(SERIAL, 0x63)), 0x63)
+    assert (from_bcd(data[0:2]), from_bcd(data[2:4]), from_bcd(data[4:7])) == \
+        (voltage, current, power)
