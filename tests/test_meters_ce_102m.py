@@ -208,7 +208,8 @@ def test_a_silent_meter_gets_a_break_and_nothing_else():
 # Parity on every byte and the BCC find line errors and scattered bit errors. Two swapped bytes
 # pass both (a 7-bit sum does not see order): for those, the energy registers (tariffs against
 # the total) and the identity (read twice) are still guaranteed; how many instantaneous values and
-# status words slipped through is printed.
+# status words slipped through is printed. The identification (the model's text) has no checksum
+# at all: a swap in it repeats by chance in two sessions often enough to get through.
 LINE_ERRORS = tuple(k for k in KINDS if k != SWAPPED)
 FUZZ_REPLIES = int(os.environ.get("FUZZ_REPLIES", 100_000))
 IDENTITY = (("serial", "009217054000123"), ("model", "EKT5CE102Mv10"))
@@ -221,9 +222,9 @@ def test_fuzz_line_errors_never_escape_and_never_publish_a_wrong_value():
     assert mutator.replies >= FUZZ_REPLIES and wrong == [0] * (fields.FIELD_COUNT + 1)
 
 
-def test_fuzz_swapped_bytes_never_publish_a_wrong_energy_register_or_identity():
+def test_fuzz_swapped_bytes_never_publish_a_wrong_energy_register_or_serial_number():
     kinds = (SWAPPED,)
     wrong, polls, mutator = fuzz(family, REPLIES, None, TRUTH, kinds, FUZZ_REPLIES // 5,
-                                 range(fields.TOTAL + 1), seed=61107, identity=IDENTITY, flags_checked=False)
+                                 range(fields.TOTAL + 1), seed=61107, identity=IDENTITY[:1], flags_checked=False)
     fuzz_line("ce-102m", kinds, wrong, polls, mutator)
     assert mutator.replies >= FUZZ_REPLIES // 5

@@ -4,7 +4,7 @@ Per poll (other-meters.md §3.3; what the old C driver read, and what it missed)
   /?!        identification: its text becomes the reading's model
   ACK 051    option select: normal protocol, 9600 baud, data mode
   STAT_()    status word: flags
-  SNUMB()    serial number          first poll of a meter only, read twice: kept when both agree
+  SNUMB()    serial number   until read (at most 3 polls), read twice: kept when both agree
   ET0PE()    active energy: the total, then T1, T2, ... (the old driver skipped the total and
              kept T1-T3); T1..T4 and the total are published
   POWEP()    active power, kW
@@ -43,6 +43,7 @@ from kaskad import reading as fields
 from kaskad.meters import ReplyError, plausible
 from kaskad.meters.ce_102m import frame
 
+IDENTITY_TRIES = 3  # polls that try to read the serial number before giving up on it
 _MAX_VALUES = 10  # total + up to 9 tariffs in one ET0PE reply
 _STATUS_BITS_LOW = (  # (bit in the low 16 bits of the status word, flag)
     (3, fields.FLAG_BATTERY_LOW),
@@ -91,6 +92,7 @@ class Meter:
             raise ValueError("the CE-102M has no address: leave KASKAD_METER_ADDRESS unset")
         self._address = None
         self._identity_done = False
+        self._identity_tries = 0
         self._ident_size = -1
 
     def poll(self, reading):
@@ -102,8 +104,10 @@ class Meter:
             return False
         ok = self._step(self._status, reading, "status")
         if not self._identity_done:
-            ok = self._step(self._serial, reading, "serial number") and ok
-            self._identity_done = True
+            serial = self._step(self._serial, reading, "serial number")
+            self._identity_tries += 1
+            self._identity_done = serial or self._identity_tries == IDENTITY_TRIES
+            ok = serial and ok
         ok = self._step(self._energy, reading, "energy") and ok
         ok = self._step(self._power, reading, "power") and ok
         ok = self._step(self._voltage, reading, "voltage") and ok

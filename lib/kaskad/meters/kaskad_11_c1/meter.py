@@ -2,7 +2,7 @@
 
 Per poll (other-meters.md §1.3; what the old C driver read, and what it missed):
   0x02 open channel, level 2, password "000000000"
-  0x25 serial number, 0x53 date of manufacture          first poll of a meter only, each read
+  0x25 serial number, 0x53 date of manufacture          until read (at most 3 polls), each read
                                                         twice: kept only when both reads agree
   0x20 p=1 current (mA)      a 16-byte reply is a three-phase meter: not supported, poll ends
   0x20 p=0 voltage (0.1 V)
@@ -35,8 +35,7 @@ _BATTERY_LIFE_MONTHS = 120
 _PASSWORD = b"\x02000000000"  # level 2 (read-only user), nine ASCII zeros
 
 
-class ThreePhase(ReplyError):
-    pass
+IDENTITY_TRIES = 3  # polls that try to read the identity before giving up on it
 
 
 class Meter:
@@ -62,6 +61,7 @@ class Meter:
         frame.check_request(value, frame.CMD_CLOSE, b"")  # a bad address fails here, not at the first poll
         self._address = value
         self._identity_done = False
+        self._identity_tries = 0
         self._made_months = -1  # year * 12 + month - 1 of the date of manufacture, when known
         self._apparent_only = False
 
@@ -99,7 +99,8 @@ class Meter:
         reading.model = "KASKAD-11-C1"
         ok = self._step_reading(self._serial, reading, "serial number")
         ok = self._step_reading(self._made, reading, "date of manufacture") and ok
-        self._identity_done = True  # a meter that refuses them is not asked again
+        self._identity_tries += 1
+        self._identity_done = ok or self._identity_tries == IDENTITY_TRIES  # then stop asking
         return ok
 
     def _step(self, action, name):

@@ -2,7 +2,7 @@
 
 Per poll (other-meters.md §2.3; what the old C driver read, and what it missed):
   0x2F serial number   the wake-up, and a check that the meter at this address is the one asked
-  0x66 date of manufacture                                  first poll of a meter only
+  0x66 date of manufacture                   until read, at most on the first 3 polls of a meter
   0x63 voltage (0.1 V), current (0.01 A), active power (W)
   0x27 active energy T1..T4 (0.01 kWh); the old driver dropped T4
   0x69 running hours on mains and on battery, for the battery estimate
@@ -30,6 +30,7 @@ from kaskad.meters.mercury_206 import frame
 _ENERGY_COUNT_WH = 10
 _BATTERY_LIFE_MONTHS = 120
 _HOURS_PER_MONTH = 24 * 30
+IDENTITY_TRIES = 3  # polls that try to read the date of manufacture before giving up on it
 
 
 class Meter:
@@ -53,6 +54,7 @@ class Meter:
         frame.check_request(value, frame.CMD_SERIAL)  # a bad address fails here, not at the first poll
         self._address = value
         self._identity_done = False
+        self._identity_tries = 0
 
     def poll(self, reading):
         """One cycle; returns True when every step succeeded. Never raises a reply error."""
@@ -61,8 +63,10 @@ class Meter:
             return False  # the meter is not there: the other steps would only time out
         ok = True
         if not self._identity_done:
-            ok = self._step(self._made, reading, "date of manufacture") and ok
-            self._identity_done = True
+            made = self._step(self._made, reading, "date of manufacture")
+            self._identity_tries += 1
+            self._identity_done = made or self._identity_tries == IDENTITY_TRIES
+            ok = made and ok
         ok = self._step(self._instant, reading, "voltage, current, power") and ok
         ok = self._step(self._energy, reading, "energy") and ok
         ok = self._step(self._battery, reading, "battery") and ok
