@@ -59,7 +59,8 @@ class ByteLink:
     def exchange(self, request, size, framer):
         """Send request[:size] and wait for the frame that answers it (in ``framer.buf``).
 
-        The request must come from the family's encoder, which enforces its allowlist.
+        ``request`` is a memoryview of the family's request buffer (slicing it copies nothing);
+        the request must come from the family's encoder, which enforces its allowlist.
         Raises ReplyError when every attempt failed.
         """
         self.exchanges += 1
@@ -82,7 +83,7 @@ class ByteLink:
     def _write(self, request, size):
         uart = self._uart
         uart.reset_input_buffer()
-        uart.write(memoryview(request)[:size])
+        uart.write(request[:size])
         self.bytes_sent += size
 
     def _attempt(self, request, size, framer):
@@ -100,7 +101,7 @@ class ByteLink:
             if deadline > hard_deadline:
                 deadline = hard_deadline
             if now >= deadline:
-                raise self._timeout_error(framer, last_byte_us, now, start_deadline)
+                raise self._timeout_error(framer, last_byte_us)
             count = self._read_some(deadline - now)
             echo_before = echo
             for i in range(count):
@@ -134,7 +135,7 @@ class ByteLink:
         more = uart.readinto(self._chunk)
         return 1 + (more or 0)
 
-    def _timeout_error(self, framer, last_byte_us, now, start_deadline):
+    def _timeout_error(self, framer, last_byte_us):
         why = framer.why
         if not last_byte_us:
             return ReplyError("timeout: no reply within %d ms" % (self.reply_timeout_us // 1000))
