@@ -20,7 +20,16 @@ Choices where the notes are open:
 * The battery is the old firmware's estimate, not a measurement: a 120-month life from the date
   of manufacture, read against the meter's own clock; published only when both dates are valid
   and the clock is not before the date of manufacture (the old driver wrapped around).
+* Addresses: 1..65535. How the meter maps a display ID above 65535 onto the 16-bit address is
+  [unverified] (the old driver could never match one): such an ID is refused by the settings.
+* The echo hazard [unverified: only if the head hears itself]: the request for tariff 1 passes
+  every check the old driver made. Here the link discards the echo, each reply must have the
+  exact length for its request, and a frame equal to our own request is never taken for a reply.
+* A refusal (STATUS other than 0x01) is reported and not retried; its length is [unverified].
 * Access level byte in the open reply: not checked [unverified what the meter puts there].
+* The level-2 password stays the fixed "000000000" of the old driver (the allowlist accepts any
+  nine digits, for a configurable password later); 0x05 (open by serial number), 0x4F (read
+  the address) and the write commands 0x7E/0x7D are not on the allowlist.
 * Three-phase meters: detected by the current reply's length, as the old driver did; only the
   channel is closed.
 * Flags: the protocol notes name no status word for this meter; none are published.
