@@ -58,3 +58,15 @@ def test_silence_ends_at_the_reply_timeout_and_names_it():
 def test_garbage_before_the_reply_is_skipped():
     bench = Bench(family, {OPEN: b"\x07\x11\x0b" + OPEN_REPLY}, 32580)
     assert open_channel(bench) == OPEN_REPLY and bench.link.attempts == 1
+
+
+@pytest.mark.parametrize("name", ["kaskad_11_c1", "mercury_206", "ce_102m"])
+def test_progress_is_called_after_every_exchange_even_when_the_meter_is_silent(name):
+    import importlib
+
+    chosen = importlib.import_module("kaskad.meters." + name)
+    bench = Bench(chosen, {}, {"kaskad_11_c1": 32580, "mercury_206": 36896545, "ce_102m": None}[name])
+    calls = []
+    bench.meter.progress = lambda: calls.append(bench.link.exchanges)
+    assert not bench.poll()
+    assert calls == [1]  # the first request went unanswered: the poll stops there

@@ -23,6 +23,9 @@ A family is the package ``kaskad.meters.<module>`` (see FAMILIES). It exports:
                  ``meter.address``: assigning a new one starts over with a new meter (identity is
                    read again); forgetting the old meter's values is the owner's job
                    (``reading.forget()``), since the reading is the owner's.
+                 ``meter.progress``: None, or a callable called after every exchange, answered or
+                   not (a poll of a silent meter takes seconds: the owner feeds its watchdog),
+                   as kaskad.meter.MeterClient.progress.
 
 Read-only by construction: each family has ONE allowlist in its ``frame`` module, and its request
 encoder checks it before a byte exists to be written; a request outside it raises RefusedCommand.

@@ -68,6 +68,7 @@ class Meter:
         self.link = link
         self._clock = clock
         self.report = report
+        self.progress = None  # called after each exchange, answered or not: the poll is alive
         self._request = bytearray(frame.MAX_REQUEST)
         self._request_view = memoryview(self._request)
         self.framer = frame.Framer()
@@ -139,15 +140,22 @@ class Meter:
     def _session(self, request, kind):
         size = frame.encode_session(self._request, request)
         self.framer.expect(kind)
-        self.link.exchange(self._request_view, size, self.framer)
+        self._exchange(size)
 
     def _read(self, name):
         """R1 NAME(); the value spans land in _starts/_ends/_count."""
         size = frame.encode_read(self._request, name)
         framer = self.framer
         framer.expect(frame.EXPECT_DATA, name)
-        self.link.exchange(self._request_view, size, framer)
+        self._exchange(size)
         self._split(len(name))
+
+    def _exchange(self, size):
+        try:
+            self.link.exchange(self._request_view, size, self.framer)
+        finally:
+            if self.progress is not None:
+                self.progress()
 
     def _split(self, name_len):
         """Find the bracketed values of the data reply in framer.buf: NAME(v)[CR LF (v)...][CR LF] ETX."""

@@ -52,6 +52,7 @@ class Meter:
         self.link = link
         self._clock = clock
         self.report = report
+        self.progress = None  # called after each exchange, answered or not: the poll is alive
         self._request = bytearray(frame.MAX_REQUEST)
         self._request_view = memoryview(self._request)
         self._param = bytearray(1)
@@ -134,7 +135,11 @@ class Meter:
         size = frame.encode_request(self._request, self._address, command, data)
         framer = self.framer
         framer.expect(self._address, command, param, self._request, size)
-        self.link.exchange(self._request_view, size, framer)
+        try:
+            self.link.exchange(self._request_view, size, framer)
+        finally:
+            if self.progress is not None:
+                self.progress()
         status = framer.status()
         if status != frame.STATUS_OK:
             raise MeterRefused("status 0x%02x for command 0x%02x" % (status, command), status)

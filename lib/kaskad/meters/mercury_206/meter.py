@@ -38,6 +38,7 @@ class Meter:
         self.link = link
         self._clock = clock
         self.report = report
+        self.progress = None  # called after each exchange, answered or not: the poll is alive
         self._request = bytearray(frame.REQUEST_LEN)
         self._request_view = memoryview(self._request)
         self.framer = frame.Framer()
@@ -91,7 +92,11 @@ class Meter:
         """One exchange; the reply is in framer.buf, its data from offset 5."""
         size = frame.encode_request(self._request, self._address, command)
         self.framer.expect(self._request, command)
-        self.link.exchange(self._request_view, size, self.framer)
+        try:
+            self.link.exchange(self._request_view, size, self.framer)
+        finally:
+            if self.progress is not None:
+                self.progress()
         return self.framer.buf
 
     def _serial(self, reading):
