@@ -4,79 +4,13 @@ Transport-free: the GATT wiring (adafruit_ble) hands every write of the command 
 (a StreamIn / CharacteristicBuffer, so queued writes are never collapsed) to ``handle`` one frame
 at a time, notifies the response it returns, and disconnects when told to.
 
-Size: every frame, both ways, is at most 20 bytes, so it fits one write / one notification at the
-default ATT MTU of 23 (no MTU exchange needed). Values longer than fit (a key, a name) are staged
-in parts. The status is a read value of at most 85 bytes; a central fetches it with a long read.
-
-Frames (all multi-byte integers little-endian):
-
-    CLAIM          client -> device, in the clear, 17 bytes
-        0  1  0x01
-        1 16  the new owner key (fresh random bytes from the client)
-    SEALED COMMAND client -> device, 8..20 bytes
-        0  1  0x02
-        1  1  seq: 1 for the first sealed command of a connection, then exactly +1 each time
-        2  n  AES-128-CCM ciphertext of the command, n = 1..14: opcode(1) arguments(0..13)
-      2+n  4  CCM MIC
-    SEALED RESPONSE device -> client, 7..20 bytes
-        0  1  0x03
-        1  1  seq: the command's seq (0 answers a claim)
-        2  n  ciphertext of: result code(1) data(0..13)
-      2+n  4  CCM MIC
-    REFUSAL        device -> client, in the clear, 2 bytes; the device then disconnects
-        0  1  0x7F
-        1  1  error code (below)
-
-Nonce (13 bytes): the connection's challenge (11 random bytes) | direction (0x00 client->device,
-0x01 device->client) | seq. A connection never reuses a seq in one direction, and the directions
-differ in byte 11, so no two frames under one key in one connection share a nonce; a new
-connection has a new challenge.
-
-Key: a sealed frame names no key. The first sealed command of a connection is tried under each
-owner key (at most 4) and the connection is bound to the key that opens it; later commands and
-every response use that key only. A claim binds the connection to the claimed key and is answered
-with a sealed response (seq 0), so the client knows its key took.
-
-Opcodes (first plaintext byte of a command):
-    0x01 STAGE data(1..13)      append to the staging buffer (32 bytes); any other command
-                                empties it after it ran
-    0x10 STATUS                 -> owners(1) your_slot(1) overrides(1)
-    0x11 POLL_NOW
-    0x12 REBOOT                 answered, then disconnect; act(ACT_REBOOT)
-    0x13 FACTORY_RESET          forget owners and overrides (never the counter), answered, then
-                                disconnect; act(ACT_FACTORY_RESET)
-    0x20 SET_ADDRESS u16        KASKAD_METER_ADDRESS
-    0x21 SET_POLL u32           KASKAD_POLL_SECONDS
-    0x22 SET_BINDKEY            the staged 16 bytes: KASKAD_BINDKEY
-    0x23 CLEAR_BINDKEY          KASKAD_BINDKEY = "" (no encryption)
-    0x24 SET_NAME               the staged UTF-8 text: KASKAD_NAME
-    0x25 SET_ADV u16 u16        KASKAD_ADV_INTERVAL_MS, KASKAD_ADV_SWITCH_MS (switch >= interval)
-    0x30 ADD_OWNER              the staged 16 bytes -> slot(1)
-    0x31 REMOVE_OWNER slot(1)   not the last owner; removing one's own key ends the connection
-A setting is checked with settings.validate, kept as a store override (with the file's fingerprint
-of that key), committed, and handed to ``apply(key, value)``.
-
-Result / error codes:
-    0 OK
-  Refusals (in the clear, then disconnect):
-    1 BAD_FRAME      unknown type or wrong length
-    2 OWNED          a claim, but the device has an owner
-    3 WINDOW_CLOSED  a claim outside the claim window
-    4 NOT_OPENED     no owner key opens it: forged, altered, sealed under a removed key
-    5 BAD_SEQ        seq is not the next one (a replay, a reordering)
-    6 EXPIRED        30 s without proof, or the 5-minute connection limit
-    7 NO_OWNER       a sealed command, but the device has no owner
-  Answers to an authentic command (sealed, the connection stays):
-    16 UNKNOWN_COMMAND  17 BAD_VALUE  18 BAD_LENGTH  19 OWNERS_FULL  20 LAST_OWNER  21 NO_SUCH_OWNER
-
-Security. The claim travels in the clear: anyone who hears it learns that owner key and owns the
-device too (and can read every later sealed frame under it, including staged keys). It is only
-accepted while the device has no owner and the claim window is open (10 minutes after boot or a
-long button press: physical access), so claim in private, and if the owner's claim is refused
-with OWNED someone raced it: long-press and claim again. After the claim nothing secret crosses the
-air: commands and responses are CCM-sealed; replay fails (new challenge per connection, seq only
-grows), any altered bit fails the 4-byte MIC (one guess per connection, 2^-32 each, each failure
-disconnects), and no command returns a key.
+The protocol itself (frames, nonce, opcodes, result and error codes, the public status, time
+limits, security) is described in docs/owner-protocol.md, with test vectors made independently of
+this code in docs/owner-vectors.json (tests/test_owner_vectors.py feeds them to this module).
+In short: every frame is at most 20 bytes; a CLAIM (0x01 + key) travels in the clear; SEALED
+COMMANDs (0x02 seq ccm(opcode args) mic) are AES-128-CCM under an owner key with the nonce
+challenge(11) | direction | seq; the answer is a SEALED RESPONSE (0x03 seq ccm(code data) mic) or
+a REFUSAL (0x7F code) followed by a disconnect.
 """
 
 import binascii

@@ -1,15 +1,9 @@
 """The configuration service on the air: adafruit_ble GATT characteristics around kaskad.config.
 
-Service fd6a6a7f-dc80-4975-8990-114ecbf30c45 (128-bit, vendor), three characteristics:
-
-    ...c46 status    read            the public status (config.status): never a key
-    ...c47 command   write, write without response   a byte stream (StreamIn: a
-                                     CharacteristicBuffer queues every write, so none collapses)
-    ...c48 response  notify, read    one frame per notification (at most 20 bytes)
-
-On the command stream each frame travels as ``length(1) frame(length)``, length 1..20: the
-buffer joins writes into one stream, so frames carry their own boundaries, and a client may
-split a frame over several writes (at the default ATT MTU one write carries 20 bytes).
+Service fd6a6a7f-dc80-4975-8990-114ecbf30c45 with three characteristics, status (...c46, read),
+command (...c47, write: a StreamIn, so no write collapses) and response (...c48, notify): see
+docs/owner-protocol.md for the UUIDs, properties, and the command stream's ``length(1) frame``
+framing (a frame may be split over several writes).
 
 A connection is seen by polling (``_bleio`` has no callbacks): the first ``tick`` that finds a
 central connected gives it a session with a fresh challenge, written into the status; a client
