@@ -5,6 +5,8 @@
 #   make bench       host/bench.py                                        (ARGS="..." passed on)
 #   make life        how each case of the board's life ends (reloads, hangs, Ctrl-C, safe mode),
 #                    on CircuitPython 10.2.1 and after PR #11295, in virtual time (host/life_cases.py)
+#   make bench-cli   how long each flow of the `kaskad` tool takes against the twin
+#   make cli         .venv/bin/kaskad, the owner's command-line tool (also made by `make venv`)
 #   make typecheck   mypy over code.py and lib/kaskad against the board's CircuitPython API
 #   make vm FILE=x   run a script on the MicroPython VM with the board-sized heap (tools/vm_run.py)
 #   make floats      list float literals, true divisions and float() calls in the firmware
@@ -28,10 +30,18 @@ BOARD_LIB := $(VENV)/board-lib
 REQUIREMENTS := requirements-dev.txt requirements-nodeps.txt requirements-board.txt
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: test run bench life typecheck vm floats mpy install clean venv
+.PHONY: test run bench bench-cli cli life typecheck vm floats mpy install clean venv
 .DEFAULT_GOAL := test
 
-venv: $(STAMP)
+venv: $(STAMP) $(BIN)/kaskad
+
+# The command-line tool runs from this checkout (it reuses host/kaskad_client.py and the firmware's
+# settings schema, lib/kaskad/settings.py), so the entry point is a launcher, not a package.
+cli: $(BIN)/kaskad
+
+$(BIN)/kaskad: $(STAMP)
+	printf '#!/bin/sh\nexec "%s" "%s" "$$@"\n' "$(CURDIR)/$(PY)" "$(CURDIR)/clients/cli/kaskad_cli.py" > $@
+	chmod 755 $@
 
 $(STAMP): $(REQUIREMENTS) tools/build_typeshed.py $(wildcard tools/typeshed_overrides/*.pyi)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,7 +57,7 @@ $(STAMP): $(REQUIREMENTS) tools/build_typeshed.py $(wildcard tools/typeshed_over
 # Not `python -m pytest`: that puts the repository root on sys.path, where code.py shadows the
 # standard library's `code` module; pytest imports pdb -> code at start-up and would run the
 # firmware's endless main loop.
-test: $(STAMP)
+test: $(STAMP) $(BIN)/kaskad
 	$(BIN)/pytest
 
 run: $(STAMP)
@@ -58,6 +68,9 @@ bench: $(STAMP)
 
 life: $(STAMP)
 	$(PY) host/life_cases.py
+
+bench-cli: $(STAMP)
+	$(PY) host/cli_bench.py
 
 typecheck: $(STAMP)
 	$(PY) tools/typecheck.py

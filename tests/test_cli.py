@@ -276,6 +276,22 @@ def test_a_connection_lost_midway_applies_nothing_and_says_so(board, tmp_path, a
     assert names == {"KASKAD 20109"}
 
 
+def test_a_connection_lost_after_the_last_frame_says_the_change_is_uncertain(board, alice):
+    flaky = User(alice.key_file, client_backend=DropsAfterWrites)
+
+    async def flow():
+        await alice.run("claim")
+        DropsAfterWrites.writes_left = 1  # SET_POLL is one frame, one write
+        lost = await flaky.run("set", "poll", "30")
+        DropsAfterWrites.writes_left = None
+        return lost, await alice.run("status")
+
+    lost, status = on_twin(board, flow)
+    assert lost.code == kaskad_cli.EXIT_LOST
+    assert "before the board answered: it may or may not have been applied" in lost.err
+    assert status.code == 0  # the board goes on serving its owner
+
+
 def adv_name(adv, scan):
     from bluetooth_data_tools import parse_advertisement_data
     return parse_advertisement_data((adv, scan) if scan else (adv,)).local_name
