@@ -399,3 +399,16 @@ def test_reboot_and_factory_reset(board, alice):
     scan, status = on_twin(board, after_reset)
     assert "no owner, claim window open" in scan.out
     assert status.code == kaskad_cli.EXIT_REFUSED and "NO_OWNER" in status.err
+
+
+def test_the_tool_runs_as_a_program_from_the_checkout(tmp_path):
+    """As the README's `.venv/bin/kaskad` runs it: its own imports, no test paths."""
+    import subprocess
+    script = Path(__file__).resolve().parent.parent / "clients" / "cli" / "kaskad_cli.py"
+    env = dict(os.environ, PYTHONPATH="", KASKAD_KEY_FILE=str(tmp_path / "keys.json"))
+    result = subprocess.run([sys.executable, str(script), "set", "poll", "3"], capture_output=True, text=True,
+                            env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == kaskad_cli.EXIT_USAGE, result.stderr
+    lowest, highest = _limits("KASKAD_POLL_SECONDS")
+    assert "expected %d..%d" % (lowest, highest) in result.stderr
+    assert not (tmp_path / "keys.json").exists()
