@@ -241,6 +241,20 @@ def test_owners_added_listed_and_removed(board, alice, mallory):
     assert after.code == kaskad_cli.EXIT_REFUSED and "NOT_OPENED" in after.err
 
 
+def test_removing_ones_own_key_drops_it_from_the_key_file(board, alice, mallory):
+    async def flow():
+        await alice.run("claim")
+        added = await alice.run("owner", "add")
+        await mallory.run("key", "import", ADDRESS, [w for w in added.out.split() if len(w) == 32][0])
+        removed = await mallory.run("owner", "remove", "1")
+        return removed, await alice.run("owner", "list")
+
+    removed, listed = on_twin(board, flow)
+    assert removed.code == 0 and "that was your own key" in removed.out
+    assert kaskad_cli.KeyFile(mallory.key_file).key(ADDRESS) is None
+    assert listed.code == 0 and "1 owner(s)" in listed.out
+
+
 # --- connection lost midway: nothing half-applied -----------------------------------------------------
 class DropsAfterWrites(TwinClient):
     """A PC whose link drops (out of range) after its n-th write of the command stream."""
@@ -392,9 +406,12 @@ def test_reboot_and_factory_reset(board, alice):
     assert status.code == 0 and "poll period    30 s" in status.out  # the override survived the reboot
     assert refused.code == kaskad_cli.EXIT_USAGE
     assert reset.code == 0 and board.ended == "reset"
+    assert kaskad_cli.KeyFile(alice.key_file).key(ADDRESS) is None  # a key the board forgot is dropped
 
     async def after_reset():
-        return await alice.run("scan"), await alice.run("status")
+        scan = await alice.run("scan")
+        await alice.run("key", "import", ADDRESS, "00" * 16)
+        return scan, await alice.run("status")
 
     scan, status = on_twin(board, after_reset)
     assert "no owner, claim window open" in scan.out

@@ -565,8 +565,14 @@ async def cmd_owner(tool):
         slot = a.slot
         if not 0 <= slot <= 3:
             raise Failure("an owner slot is 0..3", EXIT_USAGE)
-        return await _owner_command(tool, "REMOVE_OWNER %d" % slot, lambda c: c.remove_owner(slot),
-                                    "owner %d removed" % slot)
+        session = await _owner_session(tool)
+        async with session:
+            _, mine = await session.command(session.conn.status(), "STATUS")
+            await session.command(session.conn.remove_owner(slot), "REMOVE_OWNER %d" % slot)
+        tool.say("owner %d removed" % slot)
+        if slot == mine[1]:
+            _forget(tool, "that was your own key")
+        return EXIT_OK
     new = checked_key(a.key, "the new owner's key") if a.key else secrets.token_bytes(16)
     await _owner_command(tool, "ADD_OWNER", lambda c: c.add_owner(new), lambda d: "owner added in slot %d" % d[0])
     if not a.key:
@@ -583,10 +589,19 @@ async def cmd_simple(tool):
     if not tool.args.yes:
         raise Failure("factory-reset forgets every owner and every setting changed over Bluetooth; "
                       "add --yes to do it", EXIT_USAGE)
-    code = await _owner_command(tool, "FACTORY_RESET", lambda c: c.factory_reset(),
-                                "factory reset: owners and Bluetooth settings forgotten; the board restarts "
-                                "and its claim window opens")
-    return code
+    await _owner_command(tool, "FACTORY_RESET", lambda c: c.factory_reset(),
+                         "factory reset: owners and Bluetooth settings forgotten; the board restarts "
+                         "and its claim window opens")
+    _forget(tool, "the board forgot every owner")
+    return EXIT_OK
+
+
+def _forget(tool, why):
+    """Drop this user's key for the board just told to forget it."""
+    keys = KeyFile(tool.args.key_file)
+    if keys.devices.pop(tool.last_address.upper(), None) is not None:
+        keys.save()
+        tool.say("%s: its key is removed from %s" % (why, keys.path))
 
 
 async def cmd_key(tool):
