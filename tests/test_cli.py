@@ -429,3 +429,21 @@ def test_the_tool_runs_as_a_program_from_the_checkout(tmp_path):
     lowest, highest = _limits("KASKAD_POLL_SECONDS")
     assert "expected %d..%d" % (lowest, highest) in result.stderr
     assert not (tmp_path / "keys.json").exists()
+
+
+def test_a_board_busy_with_another_central_is_reported_as_such(board, alice):
+    from bleak import BleakClient, BleakScanner
+
+    async def flow():
+        await alice.run("claim")
+        device = await BleakScanner.find_device_by_address(ADDRESS, timeout=3, backend=TwinScanner)
+        other = BleakClient(device, backend=TwinClient)  # someone else's phone, connected and idle
+        await other.connect()
+        busy = await alice.run("--connect-seconds", "3", "status")
+        await other.disconnect()
+        return busy, await alice.run("status")
+
+    busy, status = on_twin(board, flow)
+    assert busy.code == kaskad_cli.EXIT_NOT_FOUND
+    assert "could not connect" in busy.err and "one at a time" in busy.err
+    assert status.code == 0, status.err
