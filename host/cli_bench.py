@@ -29,7 +29,7 @@ ADDRESS = "C8:1D:F5:ED:A8:35"
 FLOWS = [  # (what, argv); run in this order on one board
     ("scan (3 s listening, then each board's status read)", ["scan"]),
     ("claim (no --device: 3 s scan)", ["claim"]),
-    ("status (with 7 s listening for both packets at most)", ["status"]),
+    ("status (listens until both packets are read, 7 s at most)", ["status"]),
     ("set address", ["set", "address", "20109"]),
     ("set poll", ["set", "poll", "30"]),
     ("set name (3 frames)", ["set", "name", "Garage meter with long name"]),

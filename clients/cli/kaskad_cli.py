@@ -437,7 +437,9 @@ async def cmd_status(tool):
         async with session:
             s = session.status
             _, data = await session.command(session.conn.status(), "STATUS")
-        await heard.both_packets(tool.args.listen_seconds)
+        keys = KeyFile(tool.args.key_file)
+        bindkey = keys.bindkey(session.device.address) if s["encrypted"] else None
+        await heard.both_packets(bindkey, tool.args.listen_seconds)
     finally:
         await scanner.stop()
     owners, slot, overrides = data[0], data[1], data[2]
@@ -457,8 +459,6 @@ async def cmd_status(tool):
         ("generation", GENERATIONS.get(s["generation"], str(s["generation"]))),
         ("overrides", "%d setting(s) changed over Bluetooth" % overrides),
     ]
-    keys = KeyFile(tool.args.key_file)
-    bindkey = keys.bindkey(session.device.address) if s["encrypted"] else None
     readings = heard.readings(bindkey)
     if readings:
         rows.append(("readings", "(what Home Assistant receives now)"))
@@ -478,18 +478,19 @@ class Listener:
     def __init__(self, address):
         self.address = address.upper()
         self.heard = []  # (device, advertisement data, monotonic time)
-        self.kinds = set()
 
     def hear(self, device, adv):
         if device.address.upper() == self.address and BTHOME_UUID in adv.service_data:
             self.heard.append((device, adv, asyncio.get_running_loop().time()))
-            self.kinds.add(len(adv.service_data[BTHOME_UUID]) > 18)  # the two packets differ in size
 
-    async def both_packets(self, seconds):
-        """Listen until both of the board's packets were heard, or ``seconds``."""
+    async def both_packets(self, bindkey, seconds):
+        """Listen until both of the board's packets were read (energy and voltage), or ``seconds``."""
         loop = asyncio.get_running_loop()
         until = loop.time() + seconds
-        while len(self.kinds) < 2 and loop.time() < until:
+        while loop.time() < until:
+            names = {name for name, _ in self.readings(bindkey)}
+            if "energy_1" in names and "voltage" in names:
+                return
             await asyncio.sleep(0.1)
 
     def readings(self, bindkey):
