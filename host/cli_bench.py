@@ -69,9 +69,9 @@ def main():
             twin.close()
         if twin.error is not None:
             raise twin.error
-        print("%-55s %4s %10s %9s" % ("flow (kaskad ...)", "exit", "virtual s", "wall s"))
+        print("%-58s %4s %10s %9s" % ("flow (kaskad ...)", "exit", "virtual s", "wall s"))
         for what, code, virtual, wall in rows:
-            print("%-55s %4d %10.3f %9.3f" % (what, code, virtual, wall))
+            print("%-58s %4d %10.3f %9.3f" % (what, code, virtual, wall))
         print("(every GATT operation costs %d ms of virtual time: one connection event)" % __import__("twin_bleak").ATT_MS)
         return 0 if all(code == 0 for _, code, _, _ in rows) else 1
 
