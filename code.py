@@ -154,7 +154,7 @@ def attach_config_service(app, adapter, store, window, config):
 
     def make_session(challenge):
         return ConfigSession(challenge, store, clock, window, config.file_fingerprints,
-                             app.apply, app.act, note)
+                             app.apply, app.act, note, app.meter_state)
 
     app.attach_port(ConfigPort(adapter, ConfigService(), clock, make_session, app.describe, os.urandom,
                                app.on_connection, note))

@@ -36,6 +36,7 @@ OP_STATUS = 0x10
 OP_POLL_NOW = 0x11
 OP_REBOOT = 0x12
 OP_FACTORY_RESET = 0x13
+OP_METER = 0x14
 OP_SET_ADDRESS = 0x20
 OP_SET_POLL = 0x21
 OP_SET_BINDKEY = 0x22
@@ -73,6 +74,18 @@ class Refused(Exception):
 
 class BadResponse(Exception):
     """A notification that does not open under our key, with our challenge and seq."""
+
+
+def parse_meter(data):
+    """The METER answer's data as a dict (age_s None: the meter has not answered since boot;
+    flags_a/flags_b None: no valid reply read yet)."""
+    data = bytes(data)
+    if len(data) < 8:
+        raise ValueError("a METER answer is 8 bytes, not %d" % len(data))
+    age = struct.unpack_from("<I", data, 1)[0]
+    valid = bool(data[7] & 1)
+    return {"last_poll": data[0], "age_s": None if age == 0xFFFFFFFF else age,
+            "flags_a": data[5] if valid else None, "flags_b": data[6] if valid else None}
 
 
 def parse_status(data):
@@ -164,6 +177,9 @@ class Connection:
     # --- every command -------------------------------------------------------------------------
     def status(self):
         return self.command(OP_STATUS)
+
+    def meter(self):
+        return self.command(OP_METER)
 
     def poll_now(self):
         return self.command(OP_POLL_NOW)

@@ -118,6 +118,7 @@ def test_claim_keeps_the_key_private_and_status_shows_the_board_live(board, alic
     assert "meter address  20109" in status.out and "poll period    60 s" in status.out
     assert "serial number  %s" % meter.serial in status.out
     assert "last poll      ok" in status.out and "encryption     off" in status.out
+    assert "meter flags    clear" in status.out and "last answer    " in status.out
     # the readings, as Home Assistant's parser reads them from the board's advertisements
     assert "  voltage      %.1f V" % round(meter.voltage_raw / 100, 1) in status.out
     assert "  energy_1     %s kWh" % (meter.tariffs_raw[0] * 10 ** (3 - meter.decimals) / 1000) in status.out
@@ -447,3 +448,19 @@ def test_a_board_busy_with_another_central_is_reported_as_such(board, alice):
     assert busy.code == kaskad_cli.EXIT_NOT_FOUND
     assert "could not connect" in busy.err and "one at a time" in busy.err
     assert status.code == 0, status.err
+
+
+def test_status_names_the_meters_raised_flags(tmp_path, alice):
+    # the simulated meter reports its terminal cover seal open (P1) and a DC magnetic field (M1)
+    meter = SimMeter(address=20109, flags_a=0b00010010)
+    board = Board(tmp_path, SETTINGS, meter)
+
+    async def flow():
+        await alice.run("claim")
+        return await alice.run("status")
+
+    status = on_twin(board, flow)
+    assert status.code == 0, status.err
+    assert "meter flags    seal_terminal_open, magnet_dc" in status.out
+    age = int(status.out.split("last answer")[1].split()[0])
+    assert 0 <= age <= status.finished_s  # the first poll ran at boot

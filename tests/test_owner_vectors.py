@@ -21,7 +21,7 @@ from kaskad import config
 from kaskad.ccm import CCM
 from kaskad.store import Store
 from kaskad import settings
-from kaskad_client import Connection, Refused, parse_status, writes
+from kaskad_client import Connection, Refused, parse_meter, parse_status, writes
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = json.loads((ROOT / "docs" / "owner-vectors.json").read_text())
@@ -49,11 +49,11 @@ class Device:
         self.window = config.ClaimWindow(self.clock)
         self.window.open()
 
-    def connect(self, challenge):
+    def connect(self, challenge, meter=None):
         return config.ConfigSession(challenge, self.store, self.clock, self.window,
                                     self.settings.file_fingerprints,
                                     lambda key, value: self.applied.append((key, value)),
-                                    self.acts.append, self.lines.append)
+                                    self.acts.append, self.lines.append, meter)
 
 
 def test_the_firmware_answers_every_vector_frame_byte_for_byte():
@@ -61,7 +61,10 @@ def test_the_firmware_answers_every_vector_frame_byte_for_byte():
     for vector in VECTORS["sessions"]:
         if vector["name"] == "after-reset":
             device.window.close()
-        session = device.connect(B(vector["challenge"]))
+        if vector["name"] == "meter-state":
+            device.window.open()  # a long button press
+        state = vector.get("device_meter_state")
+        session = device.connect(B(vector["challenge"]), (lambda: B(state)) if state else None)
         steps = vector["steps"]
         for i, step in enumerate(steps):
             response, disconnect = session.handle(B(step["command"]["frame"]))
@@ -72,8 +75,9 @@ def test_the_firmware_answers_every_vector_frame_byte_for_byte():
             if step["response"].get("refusal") or i < len(steps) - 1:
                 assert disconnect == bool(step["response"].get("refusal")), (vector["name"], step["what"])
     assert KEYS_NEVER_IN(device.lines)
-    # what the vector sessions did, as the device kept it: the factory reset forgot it all
-    assert device.store.owners == [] and device.store.overrides == []
+    # what the vector sessions did, as the device kept it: the factory reset forgot it all, then
+    # the last session claimed it again
+    assert device.store.owners == [B(VECTORS["sessions"][-1]["owner_key"])] and device.store.overrides == []
     assert device.acts == [config.ACT_POLL_NOW, config.ACT_FACTORY_RESET]
     assert [key for key, _ in device.applied] == [
         "KASKAD_METER_ADDRESS", "KASKAD_POLL_SECONDS", "KASKAD_BINDKEY", "KASKAD_NAME",
@@ -143,3 +147,12 @@ def test_the_vectors_file_is_what_the_generator_writes():
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "owner_vectors.py"), "--check"],
                             capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=""))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_host_client_reads_the_meter_answer_vector():
+    vector = VECTORS["sessions"][-1]
+    step = [step for step in vector["steps"] if step["what"] == "METER"][0]
+    assert step["response"]["data"] == vector["device_meter_state"]
+    meter = parse_meter(B(step["response"]["data"]))
+    assert meter == {"last_poll": 1, "age_s": 75, "flags_a": 0x02, "flags_b": 0x00}
+    assert parse_meter(bytes(8))["flags_a"] is None and parse_meter(b"\x00" + b"\xff" * 4 + bytes(3))["age_s"] is None

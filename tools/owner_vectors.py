@@ -33,6 +33,7 @@ OPCODES = [  # name, value, arguments, answer data
     ("POLL_NOW", 0x11, "", ""),
     ("REBOOT", 0x12, "", ""),
     ("FACTORY_RESET", 0x13, "", ""),
+    ("METER", 0x14, "", "last_poll(1) age_s(u32) flags_a(1) flags_b(1) flags_valid(1)"),
     ("SET_ADDRESS", 0x20, "u16", ""),
     ("SET_POLL", 0x21, "u32", ""),
     ("SET_BINDKEY", 0x22, "(staged 16 bytes)", ""),
@@ -179,7 +180,19 @@ def sessions():
     after = Session("after-reset", KEY_A, bytes(range(0xF0, 0xFB)),
                     "after the factory reset the device has no owner (claim window closed in this run)")
     after.command("STATUS", bytes((OP["STATUS"],)), refusal=7)
-    return [s.out for s in (first, second, stranger, stranger2, replay, reset, after)]
+    meter = Session("meter-state", KEY_B, bytes(range(0x60, 0x6B)),
+                    "after a long button press (claim window open again): claim, then METER; the "
+                    "device's meter state is given in device_meter_state (a poll ok 75 s ago, the "
+                    "terminal seal open: flags A bit 1)")
+    meter.claim()
+    meter.out["device_meter_state"] = h(METER_STATE)
+    meter.command("METER", bytes((OP["METER"],)), data=METER_STATE)
+    meter.command("METER with an argument", bytes((OP["METER"], 0)), code=18)
+    return [s.out for s in (first, second, stranger, stranger2, replay, reset, after, meter)]
+
+
+# last poll ok, 75 s ago, flags A = 0x02 (P1: terminal cover seal open), flags B = 0, valid
+METER_STATE = bytes((1,)) + struct.pack("<I", 75) + bytes((0x02, 0x00, 1))
 
 
 def status_bytes(flags, challenge, version, address, generation, poll, last_poll, serial, made):
@@ -258,6 +271,9 @@ def document():
         "status": statuses(),
         "status_flags": {"encrypted": 1, "owned": 2, "claimable": 4},
         "last_poll": {"0": "none yet", "1": "ok", "2": "failed"},
+        "meter_answer": {"layout": "last_poll(1) age_s(u32 LE; 0xffffffff: the meter has not answered "
+                                   "since boot) flags_a(1) flags_b(1) flags_valid(1: from a valid reply, 0: none yet)",
+                         "flags": "kaskad.mirtek.FLAGS: (name, 1 = flags_a / 2 = flags_b, bit)"},
     }
 
 

@@ -38,7 +38,7 @@ from bleak import BleakClient, BleakScanner  # noqa: E402
 from bleak.exc import BleakBluetoothNotAvailableError, BleakDeviceNotFoundError, BleakError  # noqa: E402
 
 import kaskad_client as proto  # noqa: E402
-from kaskad import settings  # noqa: E402
+from kaskad import mirtek, settings  # noqa: E402
 
 BTHOME_UUID = "0000fcd2-0000-1000-8000-00805f9b34fb"
 VECTORS = ROOT / "docs" / "owner-vectors.json"
@@ -318,7 +318,7 @@ class Session:
                                  "not have been applied; run `kaskad status` to see" % what)
         raise ConnectionLost("the board did not answer %s within %g s" % (what, RESPONSE_SECONDS))
 
-    async def command(self, frames, what):
+    async def command(self, frames, what, answer_errors=False):
         """Send a command's frames (staged parts first); the final (code, data). A part refused or
         lost before the final frame leaves nothing applied (the board drops the staging buffer)."""
         for i, frame in enumerate(frames):
@@ -336,7 +336,7 @@ class Session:
                 raise refusal(refused.code, self.device.address)
             except proto.BadResponse as bad:
                 raise Failure("the answer to %s is not authentic (%s)" % (what, bad))
-            if code != 0:
+            if code != 0 and not (last and answer_errors):
                 if not last:
                     raise Failure("the board refused part %d of %s: %s; nothing was applied" % (
                         i + 1, what, meaning(code)), EXIT_ANSWER)
@@ -437,6 +437,7 @@ async def cmd_status(tool):
         async with session:
             s = session.status
             _, data = await session.command(session.conn.status(), "STATUS")
+            code, meter = await session.command(session.conn.meter(), "METER", answer_errors=True)
         keys = KeyFile(tool.args.key_file)
         bindkey = keys.bindkey(session.device.address) if s["encrypted"] else None
         await heard.both_packets(bindkey, tool.args.listen_seconds)
@@ -454,6 +455,9 @@ async def cmd_status(tool):
         ("poll period", "%d s" % s["poll_seconds"]),
         ("last poll", LAST_POLL.get(s["last_poll"], "code %d" % s["last_poll"])),
         ("meter answers", "yes" if s["last_poll"] == 1 else "no" if s["last_poll"] == 2 else "not yet known"),
+    ]
+    rows.extend(meter_rows(code, meter))
+    rows += [
         ("serial number", s["serial"] or "unknown"),
         ("made", s["made"] or "unknown"),
         ("generation", GENERATIONS.get(s["generation"], str(s["generation"]))),
@@ -470,6 +474,21 @@ async def cmd_status(tool):
     for name, value in rows:
         tool.say("%-14s %s" % (name, value))
     return EXIT_OK
+
+
+def meter_rows(code, data):
+    """What the METER answer says: when the meter last answered, and its status flags by name."""
+    if code != 0:
+        return [("meter flags", "not reported by this firmware (%s)" % meaning(code))]
+    m = proto.parse_meter(data)
+    rows = [("last answer", "not since the board started" if m["age_s"] is None else "%d s ago" % m["age_s"])]
+    if m["flags_a"] is None:
+        rows.append(("meter flags", "not read yet"))
+    else:
+        raised = [name for name, index, bit in mirtek.FLAGS
+                  if (m["flags_a"] if index == 1 else m["flags_b"]) >> bit & 1]
+        rows.append(("meter flags", ", ".join(raised) if raised else "clear"))
+    return rows
 
 
 class Listener:

@@ -61,6 +61,7 @@ class App:
             self._new_meter(settings.meter_address)
         self.polls = 0
         self.last_poll = POLL_NONE
+        self.last_ok_ms = None  # when the meter last answered a whole poll
         self.failed_steps = 0
         self.next_poll_ms = clock.now_ms()
         self._poll_asked = False
@@ -193,6 +194,8 @@ class App:
         else:
             ok = self.meter.poll()
             self.last_poll = POLL_OK if ok else POLL_FAILED
+            if ok:
+                self.last_ok_ms = self.clock.now_ms()
             console.reading(self.clock.now_ms(), self.reading, self.max_age_ms, _PUBLISHED)
             if ok and self.led is not None:
                 self.led.flash(self.clock.now_ms())
@@ -255,6 +258,25 @@ class App:
             # after the response has been notified; a factory reset reboots so every setting
             # comes from settings.toml again
             self._reboot_at = self.clock.now_ms() + REBOOT_DELAY_MS
+
+    def meter_state(self):
+        """The owner's METER answer (docs/owner-protocol.md): last poll result, seconds since the
+        meter last answered (0xFFFFFFFF: not since boot), its status flag bytes A and B, and
+        whether those come from a valid reply (1) or none was read yet (0)."""
+        out = bytearray(8)
+        out[0] = self.last_poll
+        if self.last_ok_ms is None:
+            out[1:5] = b"\xff\xff\xff\xff"
+        else:
+            age_s = (self.clock.now_ms() - self.last_ok_ms) // 1000
+            for i in range(4):
+                out[1 + i] = age_s >> (8 * i) & 0xFF
+        reading = self.reading
+        if reading.flags_a is not None and reading.flags_b is not None:
+            out[5] = reading.flags_a
+            out[6] = reading.flags_b
+            out[7] = 1
+        return bytes(out)
 
     def apply(self, key, value):
         """An owner changed a setting (already validated and kept in NVM): in force now."""

@@ -48,6 +48,7 @@ OP_STATUS = const(0x10)
 OP_POLL_NOW = const(0x11)
 OP_REBOOT = const(0x12)
 OP_FACTORY_RESET = const(0x13)
+OP_METER = const(0x14)
 OP_SET_ADDRESS = const(0x20)
 OP_SET_POLL = const(0x21)
 OP_SET_BINDKEY = const(0x22)
@@ -105,9 +106,10 @@ class ConfigSession:
     ``act(code)``: ACT_POLL_NOW / ACT_REBOOT / ACT_FACTORY_RESET; called before the response is
     returned, so a reboot must be deferred until the response has been notified.
     ``report(line)``: one console line per refusal and per change; never a key.
+    ``meter()``: the METER answer's data (at most 13 bytes; App.meter_state), or None: empty.
     """
 
-    def __init__(self, challenge, store, clock, window, file_prints, apply, act, report):
+    def __init__(self, challenge, store, clock, window, file_prints, apply, act, report, meter=None):
         if len(challenge) != CHALLENGE_LEN:
             raise ValueError("challenge must be %d bytes" % CHALLENGE_LEN)
         self.challenge = bytes(challenge)
@@ -118,6 +120,7 @@ class ConfigSession:
         self._apply = apply
         self._act = act
         self._report = report
+        self._meter = meter
         self._started = clock.now_ms()
         self._key = None  # the owner key this connection proved, once it has
         self._ccm = None
@@ -241,13 +244,15 @@ class ConfigSession:
             self._stage[self._staged:self._staged + size] = p[1:1 + size]
             self._staged += size
             return OK, b"", False
-        if op == OP_STATUS or op == OP_POLL_NOW or op == OP_REBOOT or op == OP_FACTORY_RESET \
+        if op == OP_STATUS or op == OP_POLL_NOW or op == OP_REBOOT or op == OP_FACTORY_RESET or op == OP_METER \
                 or op == OP_CLEAR_BINDKEY or op == OP_SET_BINDKEY or op == OP_SET_NAME or op == OP_ADD_OWNER:
             if size != 0:
                 return E_BAD_LENGTH, b"", False
         if op == OP_STATUS:
             owners = self._store.owners
             return OK, bytes((len(owners), owners.index(self._key), len(self._store.overrides))), False
+        if op == OP_METER:
+            return OK, self._meter() if self._meter is not None else b"", False
         if op == OP_POLL_NOW:
             self._act(ACT_POLL_NOW)
             return OK, b"", False
