@@ -237,7 +237,6 @@ class Session:
         self.client = None
         self.status = None
         self.conn = None
-        self.sent = []  # what was written, for the message if the link drops
         self._answers = asyncio.Queue()
         self._lost = asyncio.Event()
 
@@ -304,7 +303,6 @@ class Session:
         except BleakError:
             raise ConnectionLost("connection lost while sending %s: the board did not get it whole, so "
                                  "nothing of it was applied" % what)
-        self.sent.append(what)
         answer = asyncio.ensure_future(self._answers.get())
         lost = asyncio.ensure_future(self._lost.wait())
         done, _ = await asyncio.wait({answer, lost}, timeout=RESPONSE_SECONDS, return_when=asyncio.FIRST_COMPLETED)
