@@ -28,11 +28,14 @@ FLAGS_ONLY = b"\x02\x01\x06"
 def interval_seconds(ms):
     """The advertising interval as the float seconds ``start_advertising`` takes.
 
-    The board rounds seconds to the nearest 0.625 ms unit; a 30-bit float of ms / 1000 can fall
-    just below 0.02 (refused) for 20 ms, so a tenth of a millisecond is added, which never moves
-    the rounding off the intended unit.
+    The board keeps the interval in 0.625 ms units: ``SEC_TO_UNITS(interval, UNIT_0_625_MS) + 0.5``
+    truncated (ports/nordic/common-hal/_bleio/Adapter.c), after checking 0.02f <= interval <=
+    10.24f (shared-bindings/_bleio/Adapter.c). This sends the exact middle of the unit nearest to
+    ``ms`` (units / 1600 s), so the float's rounding is half a unit away from moving it, and the
+    ends are 0.02 and 10.24 themselves, which read back as exactly 0.02f and 10.24f (py/obj.h
+    refills the two low mantissa bits), never a hair outside the range.
     """
-    return (10 * ms + 1) / 10000  # float-ok: the board's API takes seconds; never a measurement
+    return ((16 * ms + 5) // 10) / 1600  # float-ok: the board's API takes seconds; never a measurement
 
 
 class Radio:
