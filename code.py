@@ -17,7 +17,7 @@ import microcontroller
 import supervisor
 import watchdog
 
-try:  # CircuitPython 10.3+: typed values (os.getenv returns every value as text there)
+try:  # CircuitPython 10.2.0+: typed values (since 10.3 os.getenv returns every value as text)
     from supervisor import get_setting as read_setting
 except ImportError:  # earlier versions: os.getenv returns bare integers as int
     from os import getenv as read_setting  # type: ignore[assignment]
@@ -32,7 +32,8 @@ from kaskad.led import Led
 from kaskad.radio import Radio
 from kaskad.store import CounterStore, Store
 
-clock = Clock(time)
+clock = Clock(time, supervisor.ticks_ms)
+console.set_clock(clock)
 BOOT_RETRY_MS = 30000
 # The hardware watchdog's period, the same whatever the settings: once started, the nRF52840's
 # WDT cannot be stopped or re-timed until it bites or the power goes (a reload or

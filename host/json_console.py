@@ -30,13 +30,13 @@ class JsonSink:
         self.out.write(json.dumps(obj) + "\n")
         self.out.flush()
 
-    def reading(self, now_ms, reading, max_age_ms, fields):
+    def reading(self, uptime_ms, now_ms, reading, max_age_ms, fields):
         def value(field):
             return reading.get(field, now_ms, max_age_ms)
 
         self._emit({
             "type": "reading",
-            "t": now_ms / 1000,
+            "t": uptime_ms / 1000,
             "address": reading.address,
             "energy_wh": [value(meter.ENERGY_T1 + i) for i in range(4)],
             "total_wh": value(meter.TOTAL),
@@ -51,11 +51,11 @@ class JsonSink:
             "stale": [meter.FIELD_NAMES[f] for f in fields if reading.is_stale(f, now_ms, max_age_ms)],
         })
 
-    def error(self, now_ms, what):
-        self._emit({"type": "error", "t": now_ms / 1000, "what": what})
+    def error(self, uptime_ms, what):
+        self._emit({"type": "error", "t": uptime_ms / 1000, "what": what})
 
-    def info(self, now_ms, text):
-        self._emit({"type": "info", "t": now_ms / 1000, "text": text})
+    def info(self, uptime_ms, text):
+        self._emit({"type": "info", "t": uptime_ms / 1000, "text": text})
 
     def advert(self, t_s, adv, scan, address, values):
         self._emit({"type": "advert", "t": t_s, "adv": adv.hex(), "scan": scan.hex(),

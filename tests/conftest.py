@@ -14,6 +14,7 @@ for sub in ("host", "lib", os.path.join("host", "circuitpython")):
 
 import _harness  # noqa: E402  (found through the paths above)
 import pytest  # noqa: E402
+from kaskad import console  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +24,9 @@ def fresh_board():
     _harness.set_usb_power(True)
     _harness.set_circuitpython(_harness.V10_2_1)
     _harness.reset()
+    console.set_clock(None)  # code.py gives the console its clock; the next board has none yet
     yield
     _harness.set_usb_power(True)
     _harness.set_circuitpython(_harness.V10_2_1)
     _harness.reset()
+    console.set_clock(None)

@@ -29,7 +29,7 @@ def test_a_reading_line_names_flags_and_stale_fields(capsys):
     reading.set(meter.BATTERY, 96, 100_000)
     reading.flags_a = 1 << 5  # M2: alternating magnetic field
     reading.flags_b = 0
-    console.TextSink().reading(100_000, reading, 60_000, range(meter.FIELD_COUNT))
+    console.TextSink().reading(100_000, 100_000, reading, 60_000, range(meter.FIELD_COUNT))
     line = capsys.readouterr().out
     assert "? V" in line  # 100 s old with a 60 s limit: not shown
     assert "battery 96 %" in line

@@ -13,7 +13,7 @@ def _run(mode, seconds=4, flash_at=None):
     l = led.Led(digitalio.DigitalInOut(board.LED), clock.now_ms())
     l.set_mode(mode, clock.now_ms())
     for _ in range(seconds * 100):
-        if flash_at is not None and clock.now_ms() == flash_at:
+        if flash_at is not None and clock.uptime_ms() == flash_at:
             l.flash(clock.now_ms())
         l.update(clock.now_ms())
         time.sleep(0.01)

@@ -21,6 +21,8 @@ def raises(exc, message, fn, *args, **kwargs):
 
 @pytest.fixture
 def adapter():
+    """The adapter with its radio on, as code.py leaves it (it reads the address first)."""
+    _bleio.adapter.enabled = True
     return _bleio.adapter
 
 
@@ -73,8 +75,19 @@ def test_there_is_one_adapter_and_its_state_is_read_only(adapter):
     raises(NotImplementedError, "Cannot create a new Adapter; use _bleio.adapter;", _bleio.Adapter)
     for name in ("advertising", "connected", "connections"):
         raises(AttributeError, "can't set attribute '%s'" % name, setattr, adapter, name, True)
-    assert adapter.enabled is True
     assert adapter.connections == ()
+
+
+def test_the_radio_is_off_at_power_on_until_the_address_is_read():
+    adapter = _bleio.adapter
+    # supervisor/shared/bluetooth/bluetooth.c: no BLE workflow on an unbonded USB board, so
+    # nothing enables the SoftDevice; common_hal_bleio_adapter_get_address() does.
+    assert adapter.enabled is False
+    raises(_bleio.BluetoothError, "Unknown system firmware error: 0002", adapter.start_advertising, ADV)
+    adapter.address
+    assert adapter.enabled is True
+    adapter.start_advertising(ADV)
+    assert adapter.advertising
 
 
 # --- start_advertising: what the board accepts ------------------------------------------------------

@@ -22,6 +22,12 @@ ADV = bytes.fromhex("020106")
 NS = 1_000_000_000
 
 
+@pytest.fixture(autouse=True)
+def radio_on():
+    """The radio is off at power-on; a program turns it on first (code.py reads the address)."""
+    _bleio.adapter.enabled = True
+
+
 def raises(exc, message, fn, *args, **kwargs):
     with pytest.raises(exc) as info:
         fn(*args, **kwargs)
@@ -123,6 +129,7 @@ def test_seventy_five_vendor_bases_fit_the_softdevice():
     _bleio.UUID("0000ffff-0000-1000-8000-00805f9b34fb")  # a registered base: no new slot
     raises(MemoryError, "Nordic system firmware out of memory", _bleio.UUID, "ffff0000-0000-1000-8000-00805f9b34fb")
     _harness.reset()
+    _bleio.adapter.enabled = True  # off again at power-on
     _bleio.UUID("ffff0000-0000-1000-8000-00805f9b34fb")  # a new boot forgets the bases
 
 
@@ -451,6 +458,8 @@ def test_harness_connect_needs_no_advertisement_and_reset_forgets_everything():
     central = connected_central()
     _harness.reset()
     assert not central.connected and _bleio.adapter.connections == ()
+    assert not _bleio.adapter.enabled  # off again at power-on
+    _bleio.adapter.enabled = True
     assert connected_central().services() == []
     assert service.bleio_service.characteristics  # the old Python objects remain, off the air
 

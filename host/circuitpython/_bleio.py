@@ -158,6 +158,9 @@ Connection (shared-bindings Connection.c, nordic Connection.c, Adapter.c):
 - ATT_MTU: the board answers an exchange with min(client MTU, 512), never below 23
   (Connection.c BLE_GATTS_EVT_EXCHANGE_MTU_REQUEST). CCCDs start off on every connection (no
   bonding).
+- The radio is off at power-on (``enabled`` is False: the supervisor's BLE workflow stays off on
+  a USB board that is not bonded, supervisor/shared/bluetooth/bluetooth.c); reading ``address``
+  or setting ``enabled = True`` turns it on.
 - ``adapter.enabled = False`` ends every link and forgets the GATT table and registered UUID
   bases (sd_softdevice_disable); Python objects made before keep working locally, which the
   board does not promise (not modelled).
@@ -890,7 +893,13 @@ class Adapter:
         raise AttributeError("can't set attribute '%s'" % name)
 
     def _power_on(self) -> None:
-        object.__setattr__(self, "_enabled", True)
+        # Off at power-on: supervisor_bluetooth_init() (supervisor/shared/bluetooth/bluetooth.c)
+        # leaves the BLE workflow disabled on a board with USB that is not bonded and whose boot
+        # button was not pressed in the first second, so supervisor_start_bluetooth() never calls
+        # common_hal_bleio_adapter_set_enabled(true). The radio comes on when code reads
+        # ``address`` (common_hal_bleio_adapter_get_address enables it), sets ``enabled``, or
+        # adafruit_ble's BLERadio() does so.
+        object.__setattr__(self, "_enabled", False)
         object.__setattr__(self, "_address", _board_address)
         object.__setattr__(self, "_current", None)
         self._drop_links()

@@ -62,5 +62,6 @@ class _Uname(NamedTuple):
 
 def uname() -> _Uname:
     """What the board reports about itself."""
-    return _Uname("nrf52840", "nrf52840", "10.3.1", "10.3.1 on host stand-in",
+    # 10.2.1: the release whose behaviour the stand-ins model (the newest 10.x release tag)
+    return _Uname("nrf52840", "nrf52840", "10.2.1", "10.2.1 on host stand-in",
                   "Adafruit Feather nRF52840 Express with nRF52840")

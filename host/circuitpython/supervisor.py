@@ -11,8 +11,9 @@ import _harness
 __all__ = ["ticks_ms", "runtime", "Runtime", "RunReason", "SafeModeReason", "get_setting", "reload"]
 
 _TICKS_PERIOD = 1 << 29
-# supervisor/shared/tick.c: the count starts 65536 ms before its first wrap, so code meets the
-# wrap about 65 s after power-on.
+# shared-bindings/supervisor/__init__.c supervisor_ticks_ms(): (common_hal_time_monotonic_ms() +
+# 0x1fff0000) % (1 << 29), the ms since boot counted by supervisor/shared/tick.c: the count starts
+# 65536 ms before its first wrap, so code meets the wrap 65.536 s after power-on.
 _TICKS_OFFSET = _TICKS_PERIOD - 0x10000
 
 

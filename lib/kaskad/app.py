@@ -19,6 +19,7 @@ watchdog's).
 from kaskad import button as button_events
 from kaskad import VERSION, config, console, led as led_modes, meter
 from kaskad.bthome import CHANGED_A, CHANGED_B
+from kaskad.clock import ticks_add, ticks_diff
 from kaskad.link import OpticalLink
 
 _ERROR_BACKOFF_MS = 1000
@@ -89,7 +90,7 @@ class App:
     def run(self):
         while True:
             self.step()
-            self.clock.sleep_ms(self.wake_ms() - self.clock.now_ms())
+            self.clock.sleep_ms(self.wait_ms())
 
     def step(self):
         """Every stage once; feeds the watchdog when all of them succeeded."""
@@ -112,15 +113,18 @@ class App:
             self._reset()
         self.clock.sleep_ms(_ERROR_BACKOFF_MS)
 
-    def wake_ms(self):
-        """When the next step is due."""
+    def wait_ms(self):
+        """How long to sleep before the next step is due (ms, <= 0: at once)."""
         now = self.clock.now_ms()
-        wake = now + (BUSY_MS if self.port is not None and self.port.busy else TICK_MS)
-        if self.next_poll_ms < wake:
-            wake = self.next_poll_ms
-        if self.radio is not None and self.radio.next_switch_ms < wake:
-            wake = self.radio.next_switch_ms
-        return wake
+        wait = BUSY_MS if self.port is not None and self.port.busy else TICK_MS
+        poll_in = ticks_diff(self.next_poll_ms, now)
+        if poll_in < wait:
+            wait = poll_in
+        if self.radio is not None:
+            switch_in = self.radio.ms_to_switch(now)
+            if switch_in < wait:
+                wait = switch_in
+        return wait
 
     # --- the stages ----------------------------------------------------------------------------
     def _button_stage(self):
@@ -134,15 +138,15 @@ class App:
             self.forget_owners()
 
     def _poll_stage(self):
-        now = self.clock.now_ms()
-        if now < self.next_poll_ms and not self._poll_asked:
+        late = ticks_diff(self.clock.now_ms(), self.next_poll_ms)
+        if late < 0 and not self._poll_asked:
             return
         self._poll_asked = False
         # the next slot on the fixed grid, moved on first so that a poll that fails (or overran)
         # never makes the loop poll again at once
         period_ms = self.settings.poll_seconds * 1000
-        if now >= self.next_poll_ms:
-            self.next_poll_ms += period_ms * (1 + (now - self.next_poll_ms) // period_ms)
+        if late >= 0:
+            self.next_poll_ms = ticks_add(self.next_poll_ms, period_ms * (1 + late // period_ms))
         self.poll_once()
 
     def _radio_stage(self):
@@ -150,7 +154,7 @@ class App:
         if radio is None:
             return
         now = self.clock.now_ms()
-        if now >= radio.next_switch_ms:
+        if radio.due(now):
             self.publish()
             radio.tick(self.clock.now_ms())
         else:
@@ -159,7 +163,10 @@ class App:
     def _config_stage(self):
         if self.port is not None:
             self.port.tick(self.clock.now_ms())
-        if self._reboot_at is not None and self.clock.now_ms() >= self._reboot_at and self._reset is not None:
+        if self.window is not None:
+            self.window.is_open()  # an expired window closes for good (ticks wrap after 6.2 days)
+        if (self._reboot_at is not None and ticks_diff(self.clock.now_ms(), self._reboot_at) >= 0
+                and self._reset is not None):
             console.info(self.clock.now_ms(), "config: rebooting as the owner asked")
             self._reset()
 
@@ -257,7 +264,7 @@ class App:
         elif code == config.ACT_REBOOT or code == config.ACT_FACTORY_RESET:
             # after the response has been notified; a factory reset reboots so every setting
             # comes from settings.toml again
-            self._reboot_at = self.clock.now_ms() + REBOOT_DELAY_MS
+            self._reboot_at = ticks_add(self.clock.now_ms(), REBOOT_DELAY_MS)
 
     def meter_state(self):
         """The owner's METER answer (docs/owner-protocol.md): last poll result, seconds since the
@@ -294,8 +301,8 @@ class App:
             self.poll_soon()
         elif key == "KASKAD_POLL_SECONDS":
             settings.poll_seconds = value
-            if self.next_poll_ms > now + value * 1000:
-                self.next_poll_ms = now + value * 1000
+            if ticks_diff(self.next_poll_ms, now) > value * 1000:
+                self.next_poll_ms = ticks_add(now, value * 1000)
         elif key == "KASKAD_BINDKEY":
             settings.bindkey = value
             if self.broadcaster is not None:

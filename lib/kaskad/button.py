@@ -13,6 +13,8 @@ stretch it.
 """
 import keypad
 
+from kaskad.clock import ticks_diff
+
 NONE = 0
 SHORT = 1
 LONG = 2
@@ -46,7 +48,7 @@ class Button:
                     found = LONG if held >= self._long_ms else SHORT
                     if found > result:
                         result = found
-        if self._down and not self._long_sent and now_ms - self._down_ms >= self._long_ms:
+        if self._down and not self._long_sent and ticks_diff(now_ms, self._down_ms) >= self._long_ms:
             self._long_sent = True
             result = LONG
         return result

@@ -16,6 +16,7 @@ a REFUSAL (0x7F code) followed by a disconnect.
 import binascii
 
 from kaskad.ccm import CCM, MIC_LEN, NONCE_LEN
+from kaskad.clock import ticks_add, ticks_diff
 from kaskad.settings import validate
 
 try:
@@ -89,13 +90,20 @@ class ClaimWindow:
         self._until = None
 
     def open(self, duration_ms=CLAIM_WINDOW_MS):
-        self._until = self._clock.now_ms() + duration_ms
+        self._until = ticks_add(self._clock.now_ms(), duration_ms)
 
     def close(self):
         self._until = None
 
     def is_open(self):
-        return self._until is not None and self._clock.now_ms() < self._until
+        """Open until its end; once seen closed it stays closed (the loop looks every step), so
+        the ticks wrapping after 6.2 days can never reopen it."""
+        if self._until is None:
+            return False
+        if ticks_diff(self._until, self._clock.now_ms()) > 0:
+            return True
+        self._until = None
+        return False
 
 
 class ConfigSession:
@@ -140,7 +148,7 @@ class ConfigSession:
         """Poll from the loop: True once the connection must end (or has been told to)."""
         if self._ended:
             return True
-        age = self._clock.now_ms() - self._started
+        age = ticks_diff(self._clock.now_ms(), self._started)
         if age >= CONNECTION_MAX_MS or (self._key is None and age >= PROVE_WITHIN_MS):
             self._report("config: connection ended: %s" % (
                 "5-minute limit" if self._key is not None else "nothing proven in 30 s"))

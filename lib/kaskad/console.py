@@ -1,7 +1,9 @@
 """The serial console: one line per poll, per error and per change (DESIGN principle 7).
 
-The firmware writes through ``reading``, ``error`` and ``info``; where the lines go is the sink's
-business. On the board the sink prints text to USB serial; the PC runner swaps in a JSON sink with
+The firmware writes through ``reading``, ``error`` and ``info``, giving the loop's ``now_ms``
+(ticks, kaskad.clock: for the values' ages); each line is stamped with the uptime from the clock
+given to ``set_clock`` (ticks wrap, uptime does not). Where the lines go is the sink's business.
+On the board the sink prints text to USB serial; the PC runner swaps in a JSON sink with
 ``set_sink``. Lines are built only once per event, never in a tight loop.
 """
 
@@ -29,7 +31,7 @@ def uptime(now_ms):
 class TextSink:
     """Human-readable lines, as a user sees them on the board's serial console."""
 
-    def reading(self, now_ms, reading, max_age_ms, fields):
+    def reading(self, uptime_ms, now_ms, reading, max_age_ms, fields):
         def value(field, places):
             return fixed(reading.get(field, now_ms, max_age_ms), places)
 
@@ -37,17 +39,17 @@ class TextSink:
         flags = [name for name, index, bit in mirtek.FLAGS if flag_value(reading, index, bit)]
         stale = [meter.FIELD_NAMES[f] for f in fields if reading.is_stale(f, now_ms, max_age_ms)]
         print("%s meter %s (%s): %s total %s kWh | %s V %s A %s W | battery %s %% | %s%s" % (
-            uptime(now_ms), reading.address, mirtek.GENERATION_NAMES[reading.generation] or "?",
+            uptime(uptime_ms), reading.address, mirtek.GENERATION_NAMES[reading.generation] or "?",
             tariffs, value(meter.TOTAL, 3), value(meter.VOLTAGE, 2), value(meter.CURRENT, 3),
             value(meter.POWER, 2), value(meter.BATTERY, 0),
             ("flags: " + ", ".join(flags)) if flags else "flags clear",
             (" | stale: " + ", ".join(stale)) if stale else ""))
 
-    def error(self, now_ms, what):
-        print("%s error: %s" % (uptime(now_ms), what))
+    def error(self, uptime_ms, what):
+        print("%s error: %s" % (uptime(uptime_ms), what))
 
-    def info(self, now_ms, text):
-        print("%s %s" % (uptime(now_ms), text))
+    def info(self, uptime_ms, text):
+        print("%s %s" % (uptime(uptime_ms), text))
 
 
 def flag_value(reading, index, bit):
@@ -57,6 +59,7 @@ def flag_value(reading, index, bit):
 
 
 _sink = TextSink()
+_clock = None
 
 
 def set_sink(sink):
@@ -64,13 +67,23 @@ def set_sink(sink):
     _sink = sink
 
 
+def set_clock(clock):
+    """The clock whose ``uptime_ms`` stamps each line (without one, ``now_ms`` does)."""
+    global _clock
+    _clock = clock
+
+
+def _uptime(now_ms):
+    return now_ms if _clock is None else _clock.uptime_ms()
+
+
 def reading(now_ms, reading_, max_age_ms, fields):
-    _sink.reading(now_ms, reading_, max_age_ms, fields)
+    _sink.reading(_uptime(now_ms), now_ms, reading_, max_age_ms, fields)
 
 
 def error(now_ms, what):
-    _sink.error(now_ms, what)
+    _sink.error(_uptime(now_ms), what)
 
 
 def info(now_ms, text):
-    _sink.info(now_ms, text)
+    _sink.info(_uptime(now_ms), text)

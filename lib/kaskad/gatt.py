@@ -22,6 +22,7 @@ from adafruit_ble.services import Service
 from adafruit_ble.uuid import VendorUUID
 
 from kaskad import config
+from kaskad.clock import ticks_add, ticks_diff
 
 GRACE_MS = 250
 STATUS_MAX = 85
@@ -105,7 +106,7 @@ class ConfigPort:
                 self._report("config: a second connection; dropping it")
                 extra.disconnect()
         if self._end_at is not None:
-            if now_ms >= self._end_at:
+            if ticks_diff(now_ms, self._end_at) >= 0:
                 self._drop()
             return
         session = self.session
@@ -170,6 +171,6 @@ class ConfigPort:
         if response is not None:
             self._service.response = response  # notifies the subscribed central
         if disconnect:
-            self._end_at = now_ms + GRACE_MS
+            self._end_at = ticks_add(now_ms, GRACE_MS)
         else:
             self.refresh()  # ownership or settings may have changed

@@ -11,6 +11,8 @@ Priority when several hold: settings missing, then claim window, then the meter 
 ``update`` writes the pin only when the level changes and allocates nothing.
 """
 
+from kaskad.clock import ticks_add, ticks_diff
+
 OK = 0
 NO_METER = 1
 CLAIM = 2
@@ -32,7 +34,7 @@ class Led:
         self._io = pin_io
         self._mode = OK
         self._start = now_ms
-        self._flash_until = now_ms
+        self._flash_until = None
         self._level = False
         pin_io.switch_to_output(False)
 
@@ -44,12 +46,16 @@ class Led:
 
     def flash(self, now_ms):
         """A successful meter poll: a short blink (seen in the OK pattern's long off time)."""
-        self._flash_until = now_ms + FLASH_MS
+        self._flash_until = ticks_add(now_ms, FLASH_MS)
 
     def update(self, now_ms):
         mode = self._mode
         pattern = _PATTERNS[mode]
-        phase = (now_ms - self._start) % _PERIODS[mode]
+        period = _PERIODS[mode]
+        elapsed = ticks_diff(now_ms, self._start)
+        phase = elapsed % period
+        if elapsed >= period:  # keep the start within a period, so ticks never drift 2**28 apart
+            self._start = ticks_add(self._start, elapsed - phase)
         on = False
         i = 0
         while i < len(pattern):
@@ -58,8 +64,11 @@ class Led:
                 break
             phase -= pattern[i]
             i += 1
-        if mode == OK and now_ms < self._flash_until:
-            on = True
+        if self._flash_until is not None:
+            if ticks_diff(self._flash_until, now_ms) > 0:
+                on = on or mode == OK
+            else:
+                self._flash_until = None  # over: forgotten before the ticks can wrap back to it
         if on != self._level:
             self._level = on
             self._io.value = on

@@ -8,6 +8,7 @@ meter refuses the first one.
 """
 
 from kaskad import mirtek
+from kaskad.clock import ticks_diff
 
 # Reading fields, in fixed units
 ENERGY_T1 = 0  # Wh, T1..T4 at 0..3
@@ -30,6 +31,7 @@ _FORM_NONE = 2  # the meter refused every form: stop asking until the next ident
 MAX_POWER_W = 60000  # more than any single-phase household connection: bounds register growth
 MAX_VOLTAGE_CV = 50000  # 500 V
 MAX_CURRENT_MA = 200000  # 200 A
+AGE_LIMIT_MS = (1 << 28) - 1  # the longest age ticks can tell (kaskad.clock); KASKAD_MAX_AGE_SECONDS stays below
 
 _ENERGY_TYPE_ACTIVE_IMPORT = b"\x00"
 _PHASE_1 = b"\x01"
@@ -39,7 +41,12 @@ _FIELD_MADE = b"\x02"
 
 
 class Reading:
-    """The meter's values with the time each was last confirmed (ms on the firmware clock)."""
+    """The meter's values with the time each was last confirmed (ticks ms, kaskad.clock).
+
+    Ticks tell ages apart only up to 2**28 ms (3.1 days), so a field found older than the
+    maximum age is marked stale for good (its confirmation time forgotten) until it is confirmed
+    again: it can never look fresh after the ticks wrapped. The loop asks at every poll and every
+    packet switch, far more often than that."""
 
     def __init__(self):
         self._clear()
@@ -47,6 +54,7 @@ class Reading:
     def _clear(self):
         self.values = [None] * FIELD_COUNT
         self.confirmed_ms = [None] * FIELD_COUNT
+        self.stale = [False] * FIELD_COUNT
         self.address = None
         self.serial = None
         self.made = None
@@ -59,17 +67,30 @@ class Reading:
     def set(self, field, value, now_ms):
         self.values[field] = value
         self.confirmed_ms[field] = now_ms
+        self.stale[field] = False
 
     def get(self, field, now_ms, max_age_ms):
         """The field's value, or None when unknown or older than max_age_ms."""
-        confirmed = self.confirmed_ms[field]
-        if confirmed is None or now_ms - confirmed > max_age_ms:
+        if self.age_ms(field, now_ms, max_age_ms) is None:
             return None
         return self.values[field]
 
     def is_stale(self, field, now_ms, max_age_ms):
+        """Known once, and now older than max_age_ms."""
+        self.age_ms(field, now_ms, max_age_ms)
+        return self.stale[field]
+
+    def age_ms(self, field, now_ms, max_age_ms):
+        """ms since the field was confirmed; None when unknown or stale (then stale for good)."""
         confirmed = self.confirmed_ms[field]
-        return confirmed is not None and now_ms - confirmed > max_age_ms
+        if confirmed is None:
+            return None
+        age = ticks_diff(now_ms, confirmed)
+        if age > max_age_ms or age < -max_age_ms:  # far negative: the ticks wrapped past 2**28 ms
+            self.confirmed_ms[field] = None
+            self.stale[field] = True
+            return None
+        return age
 
     def forget(self):
         """Drop everything: after an address change the values belong to another meter."""
@@ -229,11 +250,12 @@ class MeterClient:
         one_count_wh = mirtek.energy_wh(1, config)
         for field in range(TOTAL + 1):
             last = reading.values[field]
-            if last is None:
+            age = reading.age_ms(field, now, AGE_LIMIT_MS)
+            if last is None or age is None:  # unknown, or too old to bound its growth
                 return True
             at = total_at if field == TOTAL else tariffs_at + 4 * field
             growth = mirtek.energy_wh(mirtek.u32(reply, at), config) - last
-            limit = (now - reading.confirmed_ms[field]) * MAX_POWER_W // 3600000 + one_count_wh
+            limit = age * MAX_POWER_W // 3600000 + one_count_wh
             if not 0 <= growth <= limit:
                 return True
         return False

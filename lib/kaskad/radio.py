@@ -20,6 +20,7 @@ Each ``broadcaster.packet()`` call takes a new packet id (and counter): call it 
 """
 
 from kaskad.bthome import PACKET_A, PACKET_B, CHANGED_A, CHANGED_B
+from kaskad.clock import ticks_add, ticks_diff
 
 EMPTY_ADVERTISEMENT = b"\x02\x01\x06\x04\x16\xd2\xfc\x40"
 FLAGS_ONLY = b"\x02\x01\x06"
@@ -46,7 +47,7 @@ class Radio:
         self.switch_ms = switch_ms
         self._report = report
         self.on_air = PACKET_B  # the first switch puts packet A on air
-        self.next_switch_ms = 0
+        self.next_switch_ms = 0  # ticks; before the first switch (restarts == 0) a switch is due
         self.restarts = 0
         self.connectable = True
         self._silent = True  # nothing was given to the radio (or it was told to stop)
@@ -55,7 +56,7 @@ class Radio:
         """New interval and switch period, in force at once."""
         self._interval_s = interval_seconds(interval_ms)
         self.switch_ms = switch_ms
-        self.next_switch_ms = now_ms + switch_ms
+        self.next_switch_ms = ticks_add(now_ms, switch_ms)
         if self.restarts:
             self._start(self.on_air)
 
@@ -77,12 +78,21 @@ class Radio:
         if self.restarts and not self._silent and not self._adapter.advertising:
             self._start(self.on_air)
 
+    def ms_to_switch(self, now_ms):
+        """ms until the next switch is due (<= 0: due now)."""
+        if not self.restarts:
+            return 0
+        return ticks_diff(self.next_switch_ms, now_ms)
+
+    def due(self, now_ms):
+        return self.ms_to_switch(now_ms) <= 0
+
     def tick(self, now_ms):
         """At a switch time, put the other packet on air; returns True when it switched."""
-        if now_ms < self.next_switch_ms:
+        if not self.due(now_ms):
             return False
         self.on_air = PACKET_A if self.on_air == PACKET_B else PACKET_B
-        self.next_switch_ms = now_ms + self.switch_ms
+        self.next_switch_ms = ticks_add(now_ms, self.switch_ms)
         self._start(self.on_air)
         return True
 

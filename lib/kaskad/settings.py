@@ -2,7 +2,7 @@
 
 A user edits settings.toml; the owner may override keys at run time over Bluetooth (kept in NVM by
 kaskad.store). code.py reads the file with ``supervisor.get_setting`` where the board has it
-(CircuitPython 10.3+, typed values) and ``os.getenv`` elsewhere; since 10.3 ``os.getenv`` returns
+(CircuitPython 10.2.0+, typed values) and ``os.getenv`` elsewhere; since 10.3 ``os.getenv`` returns
 every value as text, and before that bare integers came back as int, so a number is accepted as
 an int or as the decimal text of one.
 
@@ -29,7 +29,7 @@ LOG_LEVELS = ("error", "info", "debug")
 SCHEMA = (
     ("KASKAD_METER_ADDRESS", INT, None, 1, 65534, "the ID on the meter's display (ID-xxxxx)"),
     ("KASKAD_POLL_SECONDS", INT, 60, 5, 86400, "seconds between two polls of the meter"),
-    ("KASKAD_MAX_AGE_SECONDS", INT, 300, 10, 604800, "a value older than this is no longer published"),
+    ("KASKAD_MAX_AGE_SECONDS", INT, 300, 10, 259200, "a value older than this is no longer published"),
     ("KASKAD_BINDKEY", KEY, None, 32, 32, "the BTHome encryption key: 32 hex digits, or empty for none"),
     ("KASKAD_NAME", TEXT, None, 1, 29, "the name Home Assistant shows (default: KASKAD <address>)"),
     ("KASKAD_ADV_INTERVAL_MS", INT, 1000, 20, 10240, "milliseconds between two advertisements"),
