@@ -9,6 +9,7 @@
 #   make cli         .venv/bin/kaskad, the owner's command-line tool (also made by `make venv`)
 #   make typecheck   mypy over code.py and lib/kaskad against the board's CircuitPython API
 #   make vm FILE=x   run a script on the MicroPython VM with the board-sized heap (tools/vm_run.py)
+#   make vm-wasm FILE=x   run it on the 32-bit WebAssembly MicroPython (31-bit small ints, as the board)
 #   make floats      list float literals, true divisions and float() calls in the firmware
 #   make mpy         compile the firmware with mpy-cross into build/mpy and show the .mpy sizes
 #   make install CIRCUITPY=/media/you/CIRCUITPY   copy code.py, lib/kaskad compiled to .mpy
@@ -30,7 +31,9 @@ BOARD_LIB := $(VENV)/board-lib
 REQUIREMENTS := requirements-dev.txt requirements-nodeps.txt requirements-board.txt
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: test run bench bench-cli cli life typecheck vm floats mpy install clean venv
+NODE_STAMP := node_modules/.installed
+
+.PHONY: test run bench bench-cli cli life typecheck vm vm-wasm floats mpy install clean venv
 .DEFAULT_GOAL := test
 
 venv: $(STAMP) $(BIN)/kaskad
@@ -57,7 +60,13 @@ $(STAMP): $(REQUIREMENTS) tools/build_typeshed.py $(wildcard tools/typeshed_over
 # Not `python -m pytest`: that puts the repository root on sys.path, where code.py shadows the
 # standard library's `code` module; pytest imports pdb -> code at start-up and would run the
 # firmware's endless main loop.
-test: $(STAMP) $(BIN)/kaskad
+# The WebAssembly MicroPython for the VM checks on 31-bit small ints: pinned in package.json and
+# package-lock.json, installed by npm ci (node and npm from Debian: see the README).
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+test: $(STAMP) $(NODE_STAMP) $(BIN)/kaskad
 	$(BIN)/pytest
 
 run: $(STAMP)
@@ -79,6 +88,10 @@ vm: $(STAMP)
 	@test -n "$(FILE)" || { echo "usage: make vm FILE=script.py [ARGS='--heap 64K']" >&2; exit 2; }
 	$(PY) tools/vm_run.py $(ARGS) $(FILE)
 
+vm-wasm: $(STAMP) $(NODE_STAMP)
+	@test -n "$(FILE)" || { echo "usage: make vm-wasm FILE=script.py" >&2; exit 2; }
+	$(PY) tools/vm_run.py --vm wasm $(ARGS) $(FILE)
+
 floats:
 	$(PYTHON) tools/float_check.py
 
@@ -91,5 +104,5 @@ install:
 	$(PY) tools/install_board.py $(if $(FORCE),--force) "$(CIRCUITPY)"
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) build node_modules .pytest_cache .mypy_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -21,6 +21,8 @@ BAD_VALUES = {
     settings.TEXT: ["5", '""', '"' + "x" * 30 + '"'],
     settings.KEY: ['"00112233"', '"zz112233445566778899aabbccddeeff"', "12", '"' + "a" * 33 + '"'],
     settings.CHOICE: ['"verbose"', "1"],
+    # 9601 and 300 the board would silently run at 14400 and 1200 (busio/UART.c get_nrf_baud)
+    settings.BAUD: ["9601", "300", "250000", '"fast"', "9600.0"],
 }
 CASES = [(row[0], bad) for row in settings.SCHEMA for bad in BAD_VALUES[row[1]]]
 
@@ -148,3 +150,19 @@ def test_validate_answers_for_a_single_key():
     assert settings.validate("KASKAD_POLL_SECONDS", 30) == (30, None)
     assert settings.validate("KASKAD_POLL_SECONDS", 1)[1] == "expected 5..86400"
     assert settings.validate("KASKAD_NOPE", 1) == (None, "unknown key")
+
+
+def test_every_baud_rate_accepted_is_one_the_uart_makes_exactly(tmp_path):
+    # the strict busio stand-in runs at the rate the nRF makes (UART.c get_nrf_baud); an accepted
+    # setting must be that very rate, or the link's bit-times would be wrong
+    import busio
+    import board
+
+    accepted = [rate for rate in range(0, 120_001) if settings.validate("KASKAD_BAUD", rate)[1] is None]
+    assert settings.validate("KASKAD_BAUD", 230400)[1] is not None
+    assert 9600 in accepted and 2400 in accepted
+    for rate in accepted:
+        _harness.reset()
+        uart = busio.UART(board.TX, board.RX, baudrate=rate)
+        assert busio._wire_baud(uart.baudrate) == rate
+        uart.deinit()

@@ -59,7 +59,8 @@ def test_nvm_figures_bytes_used_and_the_longest_write():
     for n in range(4):
         store.add_owner(bytes([n]) * 16)
     for key, kind, _, lowest, highest, _ in settings.SCHEMA:  # every key overridden, longest values
-        value = {settings.INT: highest, settings.KEY: "ab" * 16, settings.CHOICE: "debug"}.get(kind, "x" * highest)
+        value = {settings.INT: highest, settings.BAUD: highest, settings.KEY: "ab" * 16,
+                 settings.CHOICE: "debug"}.get(kind, "x" * highest)
         store.set_override(key, value, 0xFFFFFFFF)
     clock = _harness.clock()
     start = clock.now_ns()

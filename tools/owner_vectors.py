@@ -255,7 +255,7 @@ def document():
                  "tools/owner_vectors.py with the cryptography package's AESCCM, not by the firmware. "
                  "All byte strings are lowercase hex; integers little-endian on the air.",
         "gatt": {"service": SERVICE, "status": SERVICE[:-2] + "46", "command": SERVICE[:-2] + "47",
-                 "response": SERVICE[:-2] + "48", "frame_max": 20, "status_max": 85, "att_mtu": 23,
+                 "response": SERVICE[:-2] + "48", "frame_max": 20, "status_max": 88, "att_mtu": 23,
                  "write_max": 20},
         "frame_types": {"CLAIM": T_CLAIM, "COMMAND": T_COMMAND, "RESPONSE": T_RESPONSE, "REFUSAL": T_REFUSAL},
         "nonce": {"challenge_len": 11, "to_device": TO_DEVICE, "to_client": TO_CLIENT, "length": 13,

@@ -9,7 +9,10 @@ a fresh block at each call). Argument checks are the board's main ones; the stri
 rule is the CPython stand-in, host/circuitpython/aesio.py.
 """
 
-import cryptolib
+try:
+    import cryptolib
+except ImportError:  # the WebAssembly VM: AES-128 in plain Python, allocation-free per block
+    import _pyaes as cryptolib
 
 MODE_ECB = 1
 MODE_CBC = 2

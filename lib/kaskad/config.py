@@ -10,7 +10,8 @@ this code in docs/owner-vectors.json (tests/test_owner_vectors.py feeds them to 
 In short: every frame is at most 20 bytes; a CLAIM (0x01 + key) travels in the clear; SEALED
 COMMANDs (0x02 seq ccm(opcode args) mic) are AES-128-CCM under an owner key with the nonce
 challenge(11) | direction | seq; the answer is a SEALED RESPONSE (0x03 seq ccm(code data) mic) or
-a REFUSAL (0x7F code) followed by a disconnect.
+a REFUSAL (0x7F code) followed by a disconnect. The public status is a read value of at most
+STATUS_MAX (88) bytes; a central fetches it with a long read.
 """
 
 import binascii
@@ -80,6 +81,10 @@ ACT_FACTORY_RESET = const(3)
 
 MAX_OWNERS = const(4)
 STATUS_FORMAT = const(1)
+STATUS_TEXT_MAX = const(31)  # the serial and the date of manufacture, each
+# the longest status: 26 fixed bytes and both texts at their longest (see ``status``);
+# gatt.ConfigService's status characteristic takes this many (tests/test_gatt_status.py)
+STATUS_MAX = const(26 + 2 * STATUS_TEXT_MAX)
 
 
 class ClaimWindow:
@@ -344,7 +349,7 @@ class ConfigSession:
 
 def status(challenge, version, owned, encrypted, claimable, meter_address, generation,
            poll_seconds, last_poll, serial, made):
-    """The public status (read, unsealed), at most 85 bytes, little-endian:
+    """The public status (read, unsealed), at most STATUS_MAX bytes, little-endian:
 
         0  1  STATUS_FORMAT (1)
         1  1  flags: bit 0 encryption on, bit 1 has an owner, bit 2 claim window open
@@ -384,4 +389,4 @@ def _text(value):
     if value is None:
         return b""
     data = value if type(value) is bytes else str(value).encode()
-    return data[:31]
+    return data[:STATUS_TEXT_MAX]

@@ -25,7 +25,7 @@ from kaskad import config
 from kaskad.clock import ticks_add, ticks_diff
 
 GRACE_MS = 250
-STATUS_MAX = 85
+STATUS_MAX = config.STATUS_MAX  # the longest status the format allows: 88 bytes
 COMMAND_BUFFER = 64  # three frames with their length bytes; a client waits for each response
 _NO_CHALLENGE = bytes(config.CHALLENGE_LEN)
 

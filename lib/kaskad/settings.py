@@ -22,8 +22,13 @@ PIN = 1  # a board pin name, as text: "TX"
 TEXT = 2  # free text; lowest/highest bound its length in UTF-8 bytes
 KEY = 3  # an AES-128 key as 32 hex digits, or "" for none
 CHOICE = 4  # one of the words in LOG_LEVELS
+BAUD = 5  # a whole number, one of BAUD_RATES
 
 LOG_LEVELS = ("error", "info", "debug")
+# The rates the nRF52840's UARTE makes (ports/nordic/common-hal/busio/UART.c get_nrf_baud(): any
+# other request silently runs at the next one up, so the link would time its replies for a rate
+# the wire does not have), up to 115200.
+BAUD_RATES = (1200, 2400, 4800, 9600, 14400, 19200, 28800, 31250, 38400, 56000, 57600, 76800, 115200)
 
 # (key, kind, default, lowest, highest, meaning)
 SCHEMA = (
@@ -36,7 +41,7 @@ SCHEMA = (
     ("KASKAD_ADV_SWITCH_MS", INT, 3000, 100, 60000, "milliseconds each of the two packets stays on air"),
     ("KASKAD_UART_TX", PIN, "TX", 1, 16, "board pin wired to the optical head's transmitter"),
     ("KASKAD_UART_RX", PIN, "RX", 1, 16, "board pin wired to the optical head's receiver"),
-    ("KASKAD_BAUD", INT, 9600, 300, 115200, "the meter's optical port speed (8N1)"),
+    ("KASKAD_BAUD", BAUD, 9600, 1200, 115200, "the meter's optical port speed (8N1)"),
     ("KASKAD_RETRIES", INT, 2, 0, 5, "extra attempts of a failed exchange with the meter"),
     ("KASKAD_REPLY_TIMEOUT_MS", INT, 1000, 50, 5000, "how long to wait for the meter's reply to start"),
     ("KASKAD_BUTTON", PIN, "SWITCH", 1, 16, "board pin of the button (to ground)"),
@@ -162,6 +167,12 @@ def _check_together(settings, report):
 
 
 def _check(kind, raw, lowest, highest):
+    if kind == BAUD:
+        value = _whole_number(raw)
+        if value not in BAUD_RATES:
+            return None, "expected one of the rates the board's UART makes: " + ", ".join(
+                str(rate) for rate in BAUD_RATES)
+        return value, None
     if kind == INT:
         value = _whole_number(raw)
         if value is None:

@@ -164,6 +164,12 @@ assert sizes == [(25, 22), (30, 30), (31, 30)], sizes
 
 
 # --- heap: allocations in steady state -----------------------------------------------------------
+def aes_blocks():
+    """AES blocks so far: host/vm/aesio.py counts them; a built-in aesio (CircuitPython's own core,
+    where the VM shim does not shadow it) has no counter, and the count is left out."""
+    return getattr(aesio, "blocks", None)
+
+
 def measure(key, updates, switches_only):
     store = bthome.MemoryCounterStore()
     br = bthome.Broadcaster(MAC, "KASKAD 20109", key, store, lines.append)
@@ -176,7 +182,7 @@ def measure(key, updates, switches_only):
         br.update(rd, 0, 1000)
         br.packet(bthome.PACKET_A)
         br.packet(bthome.PACKET_B)
-    aes_before = aesio.blocks
+    aes_before = aes_blocks()
     changed = bthome.CHANGED_A | bthome.CHANGED_B
     gc.collect()
     gc.disable()
@@ -191,7 +197,9 @@ def measure(key, updates, switches_only):
     after = gc.mem_alloc()
     gc.enable()
     assert changed == bthome.CHANGED_A | bthome.CHANGED_B
-    return after - before, (aesio.blocks - aes_before) // (2 * updates)
+    if aes_before is None:
+        return after - before, None
+    return after - before, (aes_blocks() - aes_before) // (2 * updates)
 
 
 for name, key in (("plain", None), ("encrypted", KEY)):
@@ -199,11 +207,11 @@ for name, key in (("plain", None), ("encrypted", KEY)):
         small, _ = measure(key, 10, switches_only)
         large, blocks = measure(key, 210, switches_only)
         per_round = (large - small) // 200
-        print("heap per %s (%s): %d bytes (%d over 10 rounds, %d over 210); AES blocks per packet: %d"
+        print("heap per %s (%s): %d bytes (%d over 10 rounds, %d over 210); AES blocks per packet: %s"
               % (what, name, per_round, small, large, blocks))
         if per_round > 0:
             problems.append("%s, %s: %d bytes allocated per round" % (name, what, per_round))
-        if blocks != (4 if key is not None else 0):
+        if blocks is not None and blocks != (4 if key is not None else 0):
             problems.append("%d AES blocks per %s packet" % (blocks, name))
 
 assert not problems, problems

@@ -18,6 +18,9 @@ class FakeTime:
     def sleep(self, seconds):
         self.ns += int(seconds * 1000000000)
 
+    def ticks_ms(self):  # supervisor.ticks_ms: ms wrapping at 2**29, 65 536 ms before the first wrap
+        return (self.ns // 1000000 + (1 << 29) - 0x10000) % (1 << 29)
+
 
 def reply(command, data, role=0x30, error=0):
     body = bytearray([len(data), 0, 0xFF, 0xFF, ADDRESS & 0xFF, ADDRESS >> 8, command, role, 0x04, 0, error])
@@ -88,7 +91,7 @@ class ScriptedUart:
 
 time = FakeTime()
 uart = ScriptedUart(time)
-clock = Clock(time)
+clock = Clock(time, time.ticks_ms)
 errors = []
 client = MeterClient(OpticalLink(uart, clock, 9600), clock, ADDRESS, errors.append)
 assert client.poll(), errors
