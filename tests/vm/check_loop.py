@@ -43,8 +43,16 @@ from kaskad.store import Store
 ADDRESS = 20109
 KEY = bytes([0x23, 0x1D, 0x39, 0xC1, 0xD7, 0xCC, 0x1A, 0xB1, 0xAE, 0xE2, 0x24, 0xCD, 0x09, 0x6D, 0xB9, 0x32])
 MAC = bytes([0xC8, 0x1D, 0xF5, 0xED, 0xA8, 0x35])
+import sys
+
+# The WebAssembly VM (tools/vm_run.py --vm wasm) never collects while a script runs: its
+# gc.collect() only marks a collection as pending until control returns to JavaScript
+# (ports/webassembly/main.c, MICROPY_GC_SPLIT_HEAP_AUTO), and its heap grows instead. So there
+# gc.mem_alloc() counts every byte allocated since the start -- exact for what a step allocates
+# -- but cannot show what stays reachable: the growth over 1000 polls is the unix VM's figure.
+GROWING_HEAP = "Emscripten" in getattr(sys.implementation, "_machine", "")
 WARM_UP_POLLS = 10
-POLLS = 1000
+POLLS = 3 if GROWING_HEAP else 1000
 TOLERANCE = 0  # bytes of growth allowed over POLLS polls: see the end of the file
 problems = []
 
@@ -427,8 +435,13 @@ def heap_over(app, clock, warm_up, polls):
 app, clock, time, adapter, pin, dog, service, meter = build()
 heap_start, heap_end, steps = heap_over(app, clock, WARM_UP_POLLS, POLLS)
 growth = heap_end - heap_start
-print("loop heap: after %d polls %d bytes, after %d polls %d bytes, growth %d bytes over %d polls (%d steps)"
-      % (WARM_UP_POLLS, heap_start, WARM_UP_POLLS + POLLS, heap_end, growth, POLLS, steps))
+if GROWING_HEAP:
+    print("loop heap: not measured on this VM (it collects only between scripts); %d polls, %d steps"
+          % (WARM_UP_POLLS + POLLS, steps))
+    growth = 0
+else:
+    print("loop heap: after %d polls %d bytes, after %d polls %d bytes, growth %d bytes over %d polls (%d steps)"
+          % (WARM_UP_POLLS, heap_start, WARM_UP_POLLS + POLLS, heap_end, growth, POLLS, steps))
 
 # the loop did what the board does, all along
 assert app.polls == WARM_UP_POLLS + POLLS == meter.polls, (app.polls, meter.polls)
