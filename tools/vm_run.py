@@ -69,7 +69,7 @@ def wasm_ready():
 def command(script, heap=None, vm="unix", paths=()):
     if vm == "wasm":
         if not wasm_ready():
-            raise SystemExit("no WebAssembly MicroPython: run `make node_modules` (npm ci; needs node and npm)")
+            raise SystemExit("no WebAssembly MicroPython: run `npm ci` (or `make test`, which does; needs node and npm)")
         return ["node", WASM_RUNNER, script] + search_dirs(paths)
     heap = heap or script_heap(script) or DEFAULT_HEAP
     return [micropython_binary(), "-X", "heapsize=" + heap, script]
