@@ -21,8 +21,8 @@ Advertising (Adapter.c, Address.c, __init__.c check_nrf_error, py/argcheck.c):
 - ``start_advertising(data, *, scan_response=None, connectable=True, anonymous=False,
   timeout=0, interval=0.1, tx_power=0, directed_to=None)``, checked in the board's order:
   ``interval`` seen as the board's 30-bit float must lie in 0.02f..10.24f (``ValueError(
-  "interval must be in range 0.02-10.24")``; note that 0.02 itself, rounded down to 30 bits,
-  falls below 0.02f and is refused, 10.24 is accepted); more than 31 bytes of data with a scan
+  "interval must be in range 0.02-10.24")``; 0.02 and 10.24 themselves read back as exactly
+  0.02f and 10.24f, since py/obj.h refills the two dropped mantissa bits, and are accepted); more than 31 bytes of data with a scan
   response while connectable is ``BluetoothError("Cannot have scan responses for extended,
   connectable advertisements.")``; ``directed_to`` needs ``connectable`` and an ``Address``;
   then "Already advertising." (``BluetoothError``) while a previous ``start_advertising`` is on
