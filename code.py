@@ -130,7 +130,7 @@ def boot():
     app = App(config, uart, clock, broadcaster, radio, window, store,
               Button(keys.events) if keys is not None else None, led,
               optional("watchdog", start_watchdog), microcontroller.reset)
-    app.on_good_poll = restart_counter_clearer(clock.now_ms())
+    app.on_good_poll = restart_counter_clearer(clock.uptime_ms())
     if store is not None:
         attach_config_service(app, adapter, store, window, config)
     console.info(clock.now_ms(), "kaskad-ble %d.%d.%d: meter %s, poll every %d s, %s BTHome as %r" % (
@@ -143,7 +143,7 @@ def restart_counter_clearer(started_ms):
     """What the app calls after each good reading: ends a run of restarts once it came long
     enough after the start (kaskad.restarts)."""
     def good_poll():
-        if clock.now_ms() - started_ms < restarts.HEALTHY_MS:
+        if clock.uptime_ms() - started_ms < restarts.HEALTHY_MS:  # uptime: ticks wrap at 65 s
             return False
         restarts.clear(alarm.sleep_memory)
         return True

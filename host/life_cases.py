@@ -31,14 +31,14 @@ class Readings:
         self.good = []
         self.errors = []
 
-    def reading(self, now_ms, reading, max_age_ms, fields):
+    def reading(self, uptime_ms, now_ms, reading, max_age_ms, fields):
         if reading.ok:
-            self.good.append(now_ms / 1000)
+            self.good.append(uptime_ms / 1000)
 
-    def error(self, now_ms, what):
-        self.errors.append((now_ms / 1000, what))
+    def error(self, uptime_ms, what):
+        self.errors.append((uptime_ms / 1000, what))
 
-    def info(self, now_ms, text):
+    def info(self, uptime_ms, text):
         pass
 
 
@@ -68,7 +68,7 @@ def case_hang(usb):
         hung = {"done": False}
 
         def when(app):
-            if not hung["done"] and app.clock.now_ms() > 30000:
+            if not hung["done"] and app.clock.uptime_ms() > 30000:
                 hung["done"] = True
                 return True
             return False

@@ -328,7 +328,7 @@ def test_the_watchdog_resets_a_hung_loop(tmp_path, monkeypatch):
     from kaskad.app import App
 
     def hang(self):
-        if self.clock.now_ms() > 30000:
+        if self.clock.uptime_ms() > 30000:
             while True:
                 self.clock.sleep_ms(1000)  # stuck, but no exception
     monkeypatch.setattr(App, "_led_stage", hang)
@@ -350,7 +350,7 @@ def test_an_exception_in_any_stage_is_survived(tmp_path, monkeypatch, capsys, st
     failures = {"left": 3}
 
     def flaky(self):
-        if self.clock.now_ms() > 5000 and failures["left"]:
+        if self.clock.uptime_ms() > 5000 and failures["left"]:
             failures["left"] -= 1
             raise RuntimeError("injected")
         return real(self)

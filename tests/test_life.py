@@ -26,14 +26,14 @@ class Recorder:
     def __init__(self):
         self.lines = []  # (kind, t_s, text or reading.ok)
 
-    def reading(self, now_ms, reading, max_age_ms, fields):
-        self.lines.append(("reading", now_ms / 1000, reading.ok))
+    def reading(self, uptime_ms, now_ms, reading, max_age_ms, fields):
+        self.lines.append(("reading", uptime_ms / 1000, reading.ok))
 
-    def error(self, now_ms, what):
-        self.lines.append(("error", now_ms / 1000, what))
+    def error(self, uptime_ms, what):
+        self.lines.append(("error", uptime_ms / 1000, what))
 
-    def info(self, now_ms, text):
-        self.lines.append(("info", now_ms / 1000, text))
+    def info(self, uptime_ms, text):
+        self.lines.append(("info", uptime_ms / 1000, text))
 
     def good_readings(self, after_s=0.0):
         return [t for kind, t, ok in self.lines if kind == "reading" and ok is True and t > after_s]
@@ -131,8 +131,8 @@ def hang_once_after(monkeypatch, t_ms):
     hung = {"at_s": None}
 
     def led_stage(self):
-        if hung["at_s"] is None and self.clock.now_ms() > t_ms:
-            hung["at_s"] = self.clock.now_ms() / 1000
+        if hung["at_s"] is None and self.clock.uptime_ms() > t_ms:
+            hung["at_s"] = self.clock.uptime_ms() / 1000
             while True:
                 self.clock.sleep_ms(1000)  # stuck, but no exception
     monkeypatch.setattr(App, "_led_stage", led_stage)

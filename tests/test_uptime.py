@@ -123,3 +123,18 @@ def test_fifty_days_of_uptime_keep_every_schedule():
     assert window_reopened == []  # the claim window never reopens when the ticks come round
     assert fresh_wrong == []  # a value is published for 300 s after each poll, never after
     assert rig.errors == []
+
+
+def test_a_healthy_run_past_the_ticks_wrap_clears_the_restart_count(tmp_path):
+    # code.py counts restarts in a row in alarm.sleep_memory (kaskad.restarts) and clears the count
+    # at the first good reading HEALTHY_MS (10 min) after its start: measured in uptime, which the
+    # ticks wrap 65.5 s after power-on must not disturb
+    import alarm
+    from board_rig import Board
+    from kaskad import restarts
+
+    settings_text = "KASKAD_METER_ADDRESS = 20109\nKASKAD_POLL_SECONDS = 60\n"
+    assert Board(tmp_path, settings_text).run(590) == "stop"  # a power-on, 590 s
+    assert restarts.count(alarm.sleep_memory) == 1  # this boot was counted...
+    assert Board(tmp_path, settings_text).run(700) == "stop"  # a power-on, 700 s
+    assert restarts.count(alarm.sleep_memory) == 0  # ...and cleared by the good poll at 600 s
