@@ -138,3 +138,23 @@ def test_a_healthy_run_past_the_ticks_wrap_clears_the_restart_count(tmp_path):
     assert restarts.count(alarm.sleep_memory) == 1  # this boot was counted...
     assert Board(tmp_path, settings_text).run(700) == "stop"  # a power-on, 700 s
     assert restarts.count(alarm.sleep_memory) == 0  # ...and cleared by the good poll at 600 s
+
+
+def meter_age_s(app):
+    """The owner's METER answer's "seconds since the meter last answered" (docs/owner-protocol.md)."""
+    return int.from_bytes(app.meter_state()[1:5], "little")
+
+
+def test_the_owner_is_told_the_meter_age_in_true_seconds_across_many_ticks_wraps():
+    # one poll at boot, then the meter falls silent for 10 days: the owner's METER command must
+    # count the real 10 days, not the difference of two ticks values (which wrap every 6.2 days)
+    app, clock, window, polls, rig = build(KASKAD_POLL_SECONDS=86400)
+    app.step()
+    assert len(polls) == 1 and meter_age_s(app) == 0
+    answered_at = uptime_ms()
+    rig.meter.persistent_fault = "silent"
+    while uptime_ms() < 10 * DAY_MS:
+        app.step()
+        jump_to_next_event(app, clock)
+    assert len(polls) == 10
+    assert meter_age_s(app) == (uptime_ms() - answered_at) // 1000

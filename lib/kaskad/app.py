@@ -62,7 +62,7 @@ class App:
             self._new_meter(settings.meter_address)
         self.polls = 0
         self.last_poll = POLL_NONE
-        self.last_ok_ms = None  # when the meter last answered a whole poll
+        self.last_ok_ms = None  # uptime (not ticks, which wrap) when the meter last answered a whole poll
         self.failed_steps = 0
         self.next_poll_ms = clock.now_ms()
         self._poll_asked = False
@@ -202,7 +202,7 @@ class App:
             ok = self.meter.poll()
             self.last_poll = POLL_OK if ok else POLL_FAILED
             if ok:
-                self.last_ok_ms = self.clock.now_ms()
+                self.last_ok_ms = self.clock.uptime_ms()  # one long int a poll: for the owner's METER only
             console.reading(self.clock.now_ms(), self.reading, self.max_age_ms, _PUBLISHED)
             if ok and self.led is not None:
                 self.led.flash(self.clock.now_ms())
@@ -275,7 +275,7 @@ class App:
         if self.last_ok_ms is None:
             out[1:5] = b"\xff\xff\xff\xff"
         else:
-            age_s = (self.clock.now_ms() - self.last_ok_ms) // 1000
+            age_s = (self.clock.uptime_ms() - self.last_ok_ms) // 1000
             for i in range(4):
                 out[1 + i] = age_s >> (8 * i) & 0xFF
         reading = self.reading
