@@ -1,6 +1,8 @@
 # kaskad-ble: firmware for the Feather nRF52840 Express, and its host-side tools.
 #
-#   make test        every test (pytest: unit, end-to-end, type check, MicroPython VM, float check)
+#   make test        every test (pytest: unit, end-to-end, type check, MicroPython VM, float check),
+#                    then the Home Assistant tests (make test-ha)
+#   make test-ha     tests/ha in a real Home Assistant core (.venv-ha, Python 3.13 from pyenv)
 #   make run         boot code.py on this PC against the simulated meter  (ARGS="..." passed on)
 #   make bench       host/bench.py                                        (ARGS="..." passed on)
 #   make life        how each case of the board's life ends (reloads, hangs, Ctrl-C, safe mode),
@@ -29,11 +31,16 @@ STAMP := $(VENV)/.installed
 TYPESHED := $(VENV)/circuitpython-typeshed
 BOARD_LIB := $(VENV)/board-lib
 REQUIREMENTS := requirements-dev.txt requirements-nodeps.txt requirements-board.txt
+# Home Assistant core needs Python 3.13 (homeassistant 2025.4.4), which pyenv provides
+HA_VENV := .venv-ha
+HA_BIN := $(HA_VENV)/bin
+HA_STAMP := $(HA_VENV)/.installed
+PY313 = $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13))
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: test run bench bench-cli cli life typecheck vm vm-wasm floats mpy install clean venv
+.PHONY: test test-ha venv-ha run bench bench-cli cli life typecheck vm vm-wasm floats mpy install clean venv
 .DEFAULT_GOAL := test
 
 venv: $(STAMP) $(BIN)/kaskad
@@ -66,8 +73,24 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-test: $(STAMP) $(NODE_STAMP) $(BIN)/kaskad
+test: $(STAMP) $(NODE_STAMP) $(BIN)/kaskad $(HA_STAMP)
 	$(BIN)/pytest
+	$(HA_BIN)/pytest -c tests_ha/pytest.ini tests_ha
+
+# Where Python 3.13 is missing this fails in one line (CI must not pass without the Home
+# Assistant tests).
+
+venv-ha: $(HA_STAMP)
+
+$(HA_STAMP): requirements-ha.txt
+	@test -n "$(PY313)" || { echo "make test: Python 3.13 is missing: install it with 'pyenv install 3.13' (the Home Assistant tests need it)" >&2; exit 1; }
+	test -x $(HA_BIN)/python || $(PY313) -m venv $(HA_VENV)
+	$(HA_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-ha.txt
+	$(HA_BIN)/python -m pip check
+	touch $@
+
+test-ha: $(HA_STAMP)
+	$(HA_BIN)/pytest -c tests_ha/pytest.ini tests_ha
 
 run: $(STAMP)
 	$(PY) host/run.py $(ARGS)
@@ -104,5 +127,5 @@ install:
 	$(PY) tools/install_board.py $(if $(FORCE),--force) "$(CIRCUITPY)"
 
 clean:
-	rm -rf $(VENV) build node_modules .pytest_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) $(HA_VENV) build node_modules .pytest_cache .mypy_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -15,7 +15,8 @@ does the same here.
 
 ``receive`` returns only what THIS advertisement produced: ``{"energy_1": 12345.678, "battery":
 96, "power": 1230.0, "current": 5.432, "voltage": 229.9, "packet_id": 7, ...}`` in HA's units
-(kWh, %, W, A, V), keyed like HA's sensors; an empty dict when the receiver dropped or could not
+(kWh, %, W, A, V), keyed like HA's sensors (binary sensors as ``"binary_<key>": True/False``,
+e.g. ``binary_problem``, ``binary_tamper``); an empty dict when the receiver dropped or could not
 decrypt it. The signal strength HA adds to every update is left out.
 
 Nothing here belongs to the firmware; no code in lib/ may import it.
@@ -30,6 +31,7 @@ from habluetooth import BluetoothServiceInfoBleak
 __all__ = ["HomeAssistantView", "decode", "DEFAULT_ADDRESS"]
 
 DEFAULT_ADDRESS = "C8:1D:F5:ED:A8:35"
+BINARY = "binary_"  # binary sensors' keys get this prefix: "binary_problem", "binary_battery"
 _SKIPPED = {"signal_strength"}
 
 
@@ -82,12 +84,13 @@ class HomeAssistantView:
         # new SensorValue object (the receiver makes one per object it accepts).
         last = self._last[address.upper()]
         fresh = {}
-        for key, value in update.entity_values.items():
-            if key.key in _SKIPPED:
-                continue
-            if last.get(key) is not value:
-                fresh[key.key] = value.native_value
-        self._last[address.upper()] = dict(update.entity_values)
+        for prefix, values in (("", update.entity_values), (BINARY, update.binary_entity_values)):
+            for key, value in values.items():
+                if key.key in _SKIPPED:
+                    continue
+                if last.get((prefix, key)) is not value:
+                    fresh[prefix + key.key] = value.native_value
+                last[(prefix, key)] = value
         return fresh
 
     def title(self, address: str = DEFAULT_ADDRESS) -> Optional[str]:

@@ -43,6 +43,7 @@ def reading(values, confirmed_ms=0):
 def broadcaster(key=None, store=None, lines=None, name=NAME, **kwargs):
     if store is None and key is not None:
         store = bthome.MemoryCounterStore()
+    kwargs.setdefault("hold_ms", 0)  # the hold after boot has its own tests
     return bthome.Broadcaster(MAC_BYTES, name, key, store,
                               (lines if lines is not None else []).append, **kwargs)
 
@@ -67,7 +68,10 @@ def expected_ha(values):
 
 
 def without_packet_id(ha):
-    return {k: v for k, v in ha.items() if k != "packet_id"}
+    """The meter's values only: no packet id, and none of the flags and identity that
+    test_flags_identity_and_silence covers."""
+    return {k: v for k, v in ha.items()
+            if k not in ("packet_id", "text", "raw") and not k.startswith("binary_")}
 
 
 def packet_bytes(b, which):
@@ -76,9 +80,10 @@ def packet_bytes(b, which):
 
 
 def ha_sees(b, key=None):
-    """Both packets through fresh receivers (no history), merged: HA's values for this state."""
+    """Every packet (A, then B's slot until each rare packet came round) through fresh receivers
+    (no history), merged: HA's values for this state."""
     seen = {}
-    for which in (A, B):
+    for which in [A] + [B] * (3 * bthome.RARE_EVERY + 2):
         packet = packet_bytes(b, which)
         if packet is not None:
             assert len(packet) <= 31
@@ -108,26 +113,27 @@ def test_every_value_reaches_home_assistant_in_its_unit(key, values):
     changed = b.update(reading(values), 1000, 300_000)
     want = expected_ha(values)
     assert ha_sees(b, key) == want
-    has_energy = any(k.startswith("energy") for k in want)
-    assert (b.packet(A) is not None) == has_energy
-    assert (b.packet(B) is not None) == any(not k.startswith("energy") for k in want)
-    assert changed == (bthome.CHANGED_A if has_energy else 0) | (bthome.CHANGED_B if b.packet(B) is not None else 0)
+    # A and B always carry the problem flag; it changed (from unknown) in both
+    assert b.packet(A) is not None and b.packet(B) is not None
+    assert changed == bthome.CHANGED_A | bthome.CHANGED_B
     clamped = values["current"] is not None and values["current"] > 65535
     assert len([line for line in lines if "65535 mA" in line]) == (1 if clamped else 0)
     assert len(lines) == (1 if clamped else 0), lines
 
 
 @pytest.mark.parametrize("key, energy_wh, sizes", [
-    (None, 12_345_678, (25, 22)),
-    (None, 2**32 - 1, (25, 22)),
-    (KEY, 16_777_215, (30, 30)),  # 0x0A uint24 with a packet id
-    (KEY, 16_777_216, (31, 30)),  # 0x4D uint32 without one: 31 bytes, still legacy
+    (None, 12_345_678, (27, 30)),  # A: pid, problem, 3 x 0x4D; B: every object it has
+    (None, 2**32 - 1, (27, 30)),
+    (KEY, 16_777_215, (30, 30)),  # 0x0A uint24 and the problem flag; no packet ids encrypted
+    (KEY, 16_777_216, (31, 30)),  # 0x4D uint32 without the problem flag: 31 bytes, still legacy
     (KEY, 2**32 - 1, (31, 30)),
 ], ids=["plain", "plain-max", "encrypted-0x0A", "encrypted-0x4D", "encrypted-max"])
 def test_advertisement_sizes_and_extremes(key, energy_wh, sizes):
     values = dict(FULL, t1=0, t2=energy_wh, t3=energy_wh // 2, current=200_000)
     b = broadcaster(key)
-    b.update(reading(values), 0, 1000)
+    r = reading(values)
+    r.flags_a, r.flags_b, r.flags_ms = 0xFF, 0xFF, 0  # every flag known: B at its largest
+    b.update(r, 0, 1000)
     assert (len(b.packet(A)), len(b.packet(B))) == sizes
     assert ha_sees(b, key) == expected_ha(values)
     _harness.reset()  # ... and the radio takes them as legacy advertisements with a scan response
@@ -193,16 +199,16 @@ def test_a_stale_value_is_left_out_not_repeated():
     assert ha_sees(b) == expected_ha(FULL | {"voltage": 23010})
     assert b.update(r, 300_001, 300_000) == bthome.CHANGED_A | bthome.CHANGED_B
     assert ha_sees(b) == {"voltage": 230.1}
-    assert b.packet(A) is None
+    assert without_packet_id(decode(bytes(b.packet(A)), None, None, MAC)) == {}  # the problem flag alone
     assert b.update(r, 550_001, 300_000) == bthome.CHANGED_B
-    assert b.packet(B) is None and ha_sees(b) == {}
+    assert ha_sees(b) == {}
 
 
 def test_tariffs_go_together_or_not_at_all():
     """HA numbers energy objects by position: without T1, T2 would become energy_1."""
     b = broadcaster()
     b.update(reading(dict(FULL, t1=None)), 0, 1000)
-    assert b.packet(A) is None
+    assert not any(k.startswith("energy") for k in decode(bytes(b.packet(A)), None, None, MAC))
     assert not any(k.startswith("energy") for k in ha_sees(b))
 
 
@@ -308,11 +314,28 @@ def apply_change(values, which, step):
         values["power"] += 1 + step % 5
 
 
-def assert_current(got, values, which):
-    """HA's values from packet ``which`` are exactly the reading's, all of them."""
+def assert_current(got, values, which, key=None):
+    """HA's values from packet ``which`` are exactly the reading's, all of them. B's slot now and
+    then carries a rare packet (status: the battery; identity, name: none of these values)."""
     want = expected_ha(values)
-    part = {k: v for k, v in want.items() if k.startswith("energy") == (which == A)}
-    assert without_packet_id(got) == part
+    got = without_packet_id(got)
+    if which == B and "power" not in got:
+        assert set(got) <= {"battery"} and all(got[k] == want[k] for k in got), got
+        return
+    part = {k: v for k, v in want.items() if k.startswith("energy") == (which == A)
+            and not (key is not None and k == "battery")}  # encrypted B leaves the battery to status
+    assert got == part
+
+
+def assert_no_repeat(again, got, key=KEY):
+    """Plain: bthome-ble drops the copies of a slot by their packet id. Encrypted packets carry
+    none (no room): HA's Bluetooth manager drops identical copies before bthome-ble (and the
+    bthome-ble that HA 2025.4 pins drops identical encrypted data too; tests_ha shows both);
+    the newer one here takes a copy within 4 s again, with the very same values."""
+    if key is None:
+        assert again == {}
+    else:
+        assert all(got.get(k) == v for k, v in again.items()), (again, got)
 
 
 @pytest.mark.parametrize("key", [None, KEY], ids=["plain", "encrypted"])
@@ -335,16 +358,18 @@ def test_every_slot_heard_is_taken_once_and_its_repeats_are_dropped(key, steps):
             result = radio.send(heard[slot])
             if result is not None:
                 got, again = result
-                assert_current(got, values, radio.log[-1][0])
-                assert again == {}, (step, slot)
+                assert_current(got, values, radio.log[-1][0], radio.key)
+                assert_no_repeat(again, got, key)
 
 
 def test_ids_are_one_sequence_over_both_packets_in_the_order_they_go_on_air():
     b = broadcaster()
     b.update(reading(FULL), 0, 1000)
     order = [A, A, B, A, B, B, B, A] * 40  # 320 slots: ids wrap at 256
-    ids = [decode(packet_bytes(b, which), None)["packet_id"] for which in order]
-    assert ids == [i % 256 for i in range(len(order))]
+    decoded = [decode(packet_bytes(b, which), None) for which in order]
+    ids = [got["packet_id"] for got in decoded if "packet_id" in got]  # the name packet has none
+    assert len(ids) >= len(order) - len(order) // (3 * bthome.RARE_EVERY)
+    assert ids == [i % 256 for i in range(len(ids))]
 
 
 def test_home_assistant_that_missed_a_slot_still_takes_the_other_packet():
@@ -359,7 +384,7 @@ def test_home_assistant_that_missed_a_slot_still_takes_the_other_packet():
     radio.send(heard=False)
     for slot in range(6):
         got, _ = radio.send()
-        assert_current(got, values, radio.log[-1][0])
+        assert_current(got, values, radio.log[-1][0], radio.key)
     assert {which for which, *_ in radio.log} == {A, B}
 
 
@@ -375,9 +400,9 @@ def test_both_changed_and_b_goes_on_air_first():
         apply_change(values, "AB", 0)
         assert b.update(reading(values), 0, 1000) == bthome.CHANGED_A | bthome.CHANGED_B
         got, _ = radio.send()
-        assert_current(got, values, B)
+        assert_current(got, values, B, key)
         got, _ = radio.send()
-        assert_current(got, values, A)
+        assert_current(got, values, A, key)
 
 
 def test_home_assistant_logs_no_replay_warning(caplog):
@@ -394,7 +419,7 @@ def test_home_assistant_logs_no_replay_warning(caplog):
                 apply_change(values, "AB", step)
                 b.update(reading(values), 0, 1000)
             got, _ = radio.send()
-            assert_current(got, values, radio.log[-1][0])
+            assert_current(got, values, radio.log[-1][0], radio.key)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
     caplog.clear()
@@ -450,8 +475,8 @@ def test_1000_reboots_never_reuse_a_nonce_and_home_assistant_keeps_accepting():
                 assert counter not in used, "a nonce used twice"
                 used.add(counter)
                 counters.append(counter)
-                assert_current(got, values, radio.log[-1][0])
-                assert again == {}
+                assert_current(got, values, radio.log[-1][0], radio.key)
+                assert_no_repeat(again, got)
         if counters:
             boots_that_encrypted += 1
             assert min(counters) > highest, "a counter after a reboot is not above every earlier one"
@@ -573,7 +598,7 @@ def test_the_packets_on_air_reach_home_assistant():
     adapter = _bleio.adapter
     adapter.enabled = True  # off at power-on; code.py turns it on by reading the address
     clock = _harness.clock()
-    for which in (A, B, A):
+    for which in [A, B] * (3 * bthome.RARE_EVERY):  # until the rare status packet (battery) came
         adapter.start_advertising(b.packet(which), scan_response=b.scan_response, interval=0.5)
         clock.advance_to(clock.now_ns() + 1_500_000_000)
         adapter.stop_advertising()

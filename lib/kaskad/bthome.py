@@ -68,27 +68,47 @@ try:  # for the type checker only: the board has no typing module, so this stops
 except ImportError:
     pass
 
-PACKET_A = const(0)  # energy T1, T2, T3
-PACKET_B = const(1)  # battery, power, current, voltage
+PACKET_A = const(0)  # energy T1, T2, T3, and the problem flag
+PACKET_B = const(1)  # instant values and the meter's flags; now and then a rare packet instead
 CHANGED_A = const(1)
 CHANGED_B = const(2)
+# The rare packets, put on air in B's slot (see ``packet``) in this order, each when it has content
+RARE_STATUS = const(2)  # battery, battery low, problem, emergency, date of manufacture
+RARE_IDENTITY = const(3)  # the serial number
+RARE_NAME = const(4)  # the local name in the advertisement itself (passive scanners)
+_PACKETS = const(4)  # A, B, status, identity have buffers; the name packet is built once
+RARE_EVERY = const(4)  # every 4th B slot whose values were already on air goes to a rare packet
+HOLD_MS = const(4500)  # after boot only the name goes out: HA forgets packet ids after 4 s
+BATTERY_LOW_PCT = const(10)  # the meter's battery at or below this: "battery low"
+MAX_SERIAL = const(13)  # text bytes of the serial that fit an encrypted packet (15 - 2)
 
 COUNTER_BLOCK_FIRST = const(1024)  # counters reserved by the first store write after a boot
 COUNTER_BLOCK_MAX = const(32768)  # the reservation doubles up to this
 MAX_ADV = const(31)  # legacy advertising
 MAX_NAME = const(29)  # bytes of the local name in a 31-byte scan response
 
-# Object ids (bthome_ble/const.py)
+# Object ids (bthome_ble/const.py of bthome-ble 3.12.4, the one Home Assistant 2025.4 pins)
 OBJ_PACKET_ID = const(0x00)
 OBJ_BATTERY = const(0x01)  # uint8 %
 OBJ_ENERGY_24 = const(0x0A)  # uint24, 0.001 kWh
 OBJ_POWER_24 = const(0x0B)  # uint24, 0.01 W
+OBJ_BATTERY_LOW = const(0x15)  # binary, device class battery: on = low
+OBJ_PROBLEM = const(0x26)  # binary, device class problem: on = the meter is not answering
+OBJ_SAFETY = const(0x28)  # binary, device class safety: on = unsafe (the meter's emergency flag)
+OBJ_TAMPER = const(0x2B)  # binary, device class tamper: on = a seal open or a magnetic field
 OBJ_CURRENT = const(0x43)  # uint16, 0.001 A
 OBJ_VOLTAGE = const(0x4A)  # uint16, 0.1 V
 OBJ_ENERGY_32 = const(0x4D)  # uint32, 0.001 kWh
+OBJ_TEXT = const(0x53)  # length-prefixed UTF-8: HA's "Text" sensor
+OBJ_RAW = const(0x54)  # length-prefixed bytes: HA's "Raw" sensor shows them as hex digits
 
 DI_PLAIN = const(0x40)  # BTHome v2, not encrypted, regular interval
 DI_ENCRYPTED = const(0x41)
+
+# The meter's status flags (kaskad.mirtek.FLAGS): P1, P2, P3 (seals), M1, M2 (magnetic field)
+# in flags A; ND (emergency) in flags B.
+_TAMPER_BITS_A = const(0x3E)
+_EMERGENCY_BIT_B = const(0x20)
 
 _AD_FLAGS = const(0x01)
 _AD_SERVICE_DATA = const(0x16)
@@ -113,6 +133,15 @@ _FLAG_BATTERY_RANGE = const(4)
 _FLAG_POWER_RANGE = const(8)
 _FLAG_VOLTAGE_RANGE = const(16)
 _FLAG_COUNTER = const(32)
+_FLAG_IDENTITY = const(64)
+
+# What each packet carries (Broadcaster._values): A = T1, T2, T3, problem;
+# B = battery, power, current, voltage, battery low, problem, emergency, tamper;
+# status = battery, battery low, problem, emergency, date of manufacture (4 BCD bytes, as int);
+# identity = the serial number (UTF-8 bytes).
+_A_FIELDS = const(4)
+_B_FIELDS = const(8)
+_STATUS_FIELDS = const(5)
 
 
 class MemoryCounterStore:
@@ -131,21 +160,22 @@ class MemoryCounterStore:
 
 
 class Broadcaster:
-    """The two BTHome packets of a meter and its scan response.
+    """The BTHome packets of a meter and its scan response.
 
     ``mac_display``: the board's BLE address in display order (``_bleio`` gives it reversed);
     ``name``: the local name for the scan response (UTF-8, cut to 29 bytes if longer);
     ``bindkey``: 16 bytes, or None to broadcast in the clear; ``counter_store``: see the module
-    docstring (needed with a bindkey); ``report(line)``: one console line for each problem.
+    docstring (needed with a bindkey); ``report(line)``: one console line for each problem;
+    ``hold_ms``: after the first ``update`` only the name packet goes out for this long.
 
     Use: ``update(reading, now_ms, max_age_ms)`` after each poll (and now and then between polls,
     so values that grow stale drop out), which says which packets changed; ``packet(which)``
     for each ``start_advertising`` (a switch, or a change of the packet on air), with
-    ``scan_response`` as its scan response.
+    ``scan_response`` as its scan response; ``idle_packet()`` when ``packet`` has nothing.
     """
 
     def __init__(self, mac_display, name, bindkey, counter_store, report,
-                 counter_block=COUNTER_BLOCK_FIRST, counter_block_max=COUNTER_BLOCK_MAX):
+                 counter_block=COUNTER_BLOCK_FIRST, counter_block_max=COUNTER_BLOCK_MAX, hold_ms=HOLD_MS):
         if len(mac_display) != 6:
             raise ValueError("the BLE address has 6 bytes, got %d" % len(mac_display))
         if not 1 <= counter_block <= counter_block_max:
@@ -154,15 +184,24 @@ class Broadcaster:
         self._store = counter_store
         self._block = counter_block
         self._block_max = counter_block_max
-        self._bufs = (bytearray(MAX_ADV), bytearray(MAX_ADV))
-        self._objects = (bytearray(_MAX_PLAIN_OBJECTS), bytearray(_MAX_PLAIN_OBJECTS))  # plaintext
-        self._payloads = (memoryview(self._bufs[0])[_PAYLOAD_AT:], memoryview(self._bufs[1])[_PAYLOAD_AT:])
+        self._hold_ms = hold_ms
+        self._hold_until = None  # set by the first update()
+        self._bufs = tuple(bytearray(MAX_ADV) for _ in range(_PACKETS))
+        self._objects = tuple(bytearray(_MAX_PLAIN_OBJECTS) for _ in range(_PACKETS))  # plaintext
+        self._payloads = tuple(memoryview(buf)[_PAYLOAD_AT:] for buf in self._bufs)
         # A cached view of each packet, for the length it was made for.
-        self._views = [None, None]  # type: typing.List[typing.Optional[memoryview]]
-        self._view_lens = [0, 0]
-        self._values = ([None, None, None], [None, None, None, None])  # what each packet carries
-        self._new = ([None, None, None], [None, None, None, None])  # scratch for update()
-        self._next_pid = 0  # the packet id the next packet() takes
+        self._views = [None] * _PACKETS  # type: typing.List[typing.Optional[memoryview]]
+        self._view_lens = [0] * _PACKETS
+        self._values = ([None] * _A_FIELDS, [None] * _B_FIELDS, [None] * _STATUS_FIELDS, [None])
+        self._new = ([None] * _A_FIELDS, [None] * _B_FIELDS, [None] * _STATUS_FIELDS, [None])
+        self._serial_of = None  # the reading's serial text the cached bytes were made from
+        self._serial = None
+        self._made_of = None
+        self._made = None
+        self._b_on_air = False  # B's current values went on air at least once
+        self._b_slots = 0  # B slots since the last rare packet
+        self._rare = RARE_STATUS  # the next rare packet to try
+        self._next_pid = 0  # the packet id the next plain packet takes
         self._flagged = 0
         self._nonce = bytearray(13)
         for i in range(6):
@@ -182,24 +221,24 @@ class Broadcaster:
             buf[5] = _UUID_LO
             buf[6] = _UUID_HI
         self.scan_response = b""
+        self._name_packets = (b"", b"")
         self.set_name(name)
         self.set_bindkey(bindkey)
 
     # --- settings ------------------------------------------------------------------------------
 
     def set_name(self, name):
-        """The scan response: ``LL 09 name``, or ``LL 08 name-cut`` if the UTF-8 name is over 29 bytes."""
+        """The scan response: ``LL 09 name``, or ``LL 08 name-cut`` if the UTF-8 name is over 29
+        bytes; and the name packets, which carry it in the advertisement itself."""
         raw = name.encode("utf-8")
-        kind = _AD_COMPLETE_NAME
         if len(raw) > MAX_NAME:
-            cut = MAX_NAME
-            while cut > 0 and (raw[cut] & 0xC0) == 0x80:  # not inside a character
-                cut -= 1
             self._report("bthome: the name is %d bytes in UTF-8, only %d fit: sending %r as a "
-                         "shortened name" % (len(raw), MAX_NAME, raw[:cut].decode("utf-8")))
-            raw = raw[:cut]
-            kind = _AD_SHORT_NAME
-        self.scan_response = bytes((len(raw) + 1, kind)) + raw if raw else b""
+                         "shortened name" % (len(raw), MAX_NAME, _cut(raw, MAX_NAME).decode("utf-8")))
+        self.scan_response = _name_ad(raw, MAX_NAME)
+        # flags (3) + name: 26 bytes of name; plain also has an empty BTHome header (5): 21
+        flags = b"\x02\x01\x06"
+        self._name_packets = (flags + _name_ad(raw, MAX_ADV - 5 - 5) + b"\x04\x16\xd2\xfc\x40",
+                              flags + _name_ad(raw, MAX_ADV - 5))
 
     def set_bindkey(self, bindkey):
         """Encrypt with ``bindkey`` (16 bytes) from the next ``packet`` call on, or not at all (None)."""
@@ -221,20 +260,53 @@ class Broadcaster:
 
     # --- the packets ---------------------------------------------------------------------------
 
+    def idle_packet(self):
+        """The advertisement when ``packet`` has nothing: the flags and the local name, plain
+        with an empty BTHome header (so HA can discover the device, with its name, under passive
+        scanning too); encrypted without one (no plaintext BTHome from a device with a key)."""
+        return self._name_packets[1 if self._ccm is not None else 0]
+
     def packet(self, which):
-        """Packet ``which`` (PACKET_A or PACKET_B) to put on air now, as a memoryview; None when it
-        has nothing to publish (every value unknown or stale, or no safe encryption counter).
+        """Packet ``which`` (PACKET_A or PACKET_B) to put on air now, as a memoryview (or bytes);
+        None when it has nothing to publish (the hold after boot, or no safe encryption counter).
 
         Call it each time the packet goes on air (each ``start_advertising``), and only then: it
-        takes the next packet id and, encrypted, the next counter. The view shows a buffer that
-        the next call rewrites: ``_bleio`` copies it when advertising starts; keep
-        ``bytes(view)`` to hold on to it.
+        takes the next packet id and, encrypted, the next counter. Every ``RARE_EVERY``-th call
+        for B whose values were already on air returns the next rare packet instead (status,
+        identity, name in turn, each when it has content), so B's new values are never delayed.
+        The view shows a buffer that the next call rewrites: ``_bleio`` copies it when
+        advertising starts; keep ``bytes(view)`` to hold on to it.
         """
+        if self._hold_until is None or self._hold_until > 0:
+            return None
+        if which == PACKET_B:
+            if self._b_on_air:
+                self._b_slots += 1
+                if self._b_slots >= RARE_EVERY:
+                    self._b_slots = 0
+                    for _ in range(3):
+                        rare = self._rare
+                        self._rare = RARE_STATUS if rare == RARE_NAME else rare + 1
+                        if rare == RARE_NAME:
+                            return self.idle_packet()
+                        data = self._seal(rare)
+                        if data is not None:
+                            return data
+            self._b_on_air = True
+        return self._seal(which)
+
+    def _seal(self, which):
+        """Compose packet ``which``, encrypt it if there is a key; its view, or None."""
+        plain = self._ccm is None
         if which == PACKET_A:
-            n = self._compose_a()
+            n = self._compose_a(plain)
+        elif which == PACKET_B:
+            n = self._compose_b(plain)
+        elif which == RARE_STATUS:
+            n = self._compose_status(plain)
         else:
-            n = self._compose_b()
-        if n == 0:
+            n = self._compose_identity(plain)
+        if n == 0 or (plain and n == 2):  # nothing, or a packet id alone
             return None
         buf = self._bufs[which]
         objects = self._objects[which]
@@ -269,13 +341,34 @@ class Broadcaster:
         """Take the values of ``reading`` at ``now_ms`` (older than ``max_age_ms``: left out).
 
         Returns CHANGED_A | CHANGED_B for the packets whose values changed (0: both stay as they
-        are): put ``packet(which)`` on air again at once for the one on air. ``first`` is
-        ignored (ids follow the ``packet()`` calls, so the order on air needs no hint); it stays
-        only for callers written against the first version of this method.
+        are): put ``packet(which)`` on air again at once for the one on air. The end of the hold
+        after boot changes both. ``first`` is ignored (kept for callers of the first version).
         """
-        self._read_energy(reading, now_ms, max_age_ms)
-        self._read_instant(reading, now_ms, max_age_ms)
-        return self._take(PACKET_A) | self._take(PACKET_B)
+        held = False
+        ended = False
+        if self._hold_until is None:
+            self._hold_until = now_ms + self._hold_ms
+        if self._hold_until > 0:
+            if now_ms < self._hold_until:
+                held = True
+            else:
+                self._hold_until = 0
+                ended = True
+        silent = reading.silent(now_ms, max_age_ms)
+        self._read_energy(reading, now_ms, max_age_ms, silent)
+        self._read_instant(reading, now_ms, max_age_ms, silent)
+        self._read_status(reading, now_ms, max_age_ms)
+        self._read_identity(reading)
+        changed = self._take(PACKET_A) | self._take(PACKET_B)
+        self._take(RARE_STATUS)
+        self._take(RARE_IDENTITY)
+        if changed & CHANGED_B:
+            self._b_on_air = False
+        if held:
+            return 0
+        if ended:
+            return CHANGED_A | CHANGED_B
+        return changed
 
     def _take(self, which):
         """Adopt the values just read for packet ``which``; its CHANGED_ bit if they differ."""
@@ -299,7 +392,7 @@ class Broadcaster:
         self._flagged |= bit
         return True
 
-    def _read_energy(self, reading, now_ms, max_age_ms):
+    def _read_energy(self, reading, now_ms, max_age_ms, silent):
         new = self._new[PACKET_A]
         complete = True
         too_big = False
@@ -319,10 +412,12 @@ class Broadcaster:
             new[0] = None
             new[1] = None
             new[2] = None
+        new[3] = silent
 
-    def _read_instant(self, reading, now_ms, max_age_ms):
+    def _read_instant(self, reading, now_ms, max_age_ms, silent):
         new = self._new[PACKET_B]
-        new[0] = self._fits(reading.get(meter.BATTERY, now_ms, max_age_ms), MAX_U8, _FLAG_BATTERY_RANGE, "battery %")
+        battery = self._fits(reading.get(meter.BATTERY, now_ms, max_age_ms), MAX_U8, _FLAG_BATTERY_RANGE, "battery %")
+        new[0] = battery
         new[1] = self._fits(reading.get(meter.POWER, now_ms, max_age_ms), MAX_U24, _FLAG_POWER_RANGE, "power 0.01 W")
         current = reading.get(meter.CURRENT, now_ms, max_age_ms)
         if current is not None and current > MAX_U16:
@@ -337,6 +432,40 @@ class Broadcaster:
         if voltage is not None:
             voltage = (voltage + 5) // 10  # 0.01 V -> 0.1 V, half up
         new[3] = self._fits(voltage, MAX_U16, _FLAG_VOLTAGE_RANGE, "voltage 0.1 V")
+        new[4] = None if battery is None else battery <= BATTERY_LOW_PCT
+        new[5] = silent
+        if reading.flags(now_ms, max_age_ms):
+            new[6] = bool(reading.flags_b & _EMERGENCY_BIT_B)
+            new[7] = bool(reading.flags_a & _TAMPER_BITS_A)
+        else:
+            new[6] = None
+            new[7] = None
+
+    def _read_status(self, reading, now_ms, max_age_ms):
+        b = self._new[PACKET_B]
+        new = self._new[RARE_STATUS]
+        new[0] = b[0]  # battery
+        new[1] = b[4]  # battery low
+        new[2] = b[5]  # problem
+        new[3] = b[6]  # emergency
+        made = reading.made
+        if made is not self._made_of:
+            self._made_of = made
+            self._made = _date_bcd(made)
+            if made is not None and self._made is None:
+                self._report("bthome: date of manufacture %r is not DD.MM.YYYY: not sent" % (made,))
+        new[4] = self._made
+
+    def _read_identity(self, reading):
+        serial = reading.serial
+        if serial is not self._serial_of:
+            self._serial_of = serial
+            raw = None if serial is None else serial.encode("utf-8")
+            if raw is not None and not 0 < len(raw) <= MAX_SERIAL:
+                self._report("bthome: serial number %r is not 1-%d bytes: not sent" % (serial, MAX_SERIAL))
+                raw = None
+            self._serial = raw
+        self._new[RARE_IDENTITY][0] = self._serial
 
     def _fits(self, value, limit, bit, what):
         """``value`` if its object can carry it, else None (reported once per episode)."""
@@ -351,71 +480,91 @@ class Broadcaster:
 
     # --- building ------------------------------------------------------------------------------
 
-    def _take_pid(self):
+    def _take_pid(self, out):
+        """Plain packets start with ``00 pid`` (one counter for every packet put on air);
+        encrypted ones need none: HA drops repeats and older packets by their counter."""
+        if self._ccm is not None:
+            return 0
         pid = self._next_pid
         self._next_pid = (pid + 1) & 0xFF
-        return pid
+        out[0] = OBJ_PACKET_ID
+        out[1] = pid
+        return 2
 
-    def _compose_a(self):
-        """T1, T2, T3 into the plaintext objects of packet A; returns their length (0: none)."""
+    def _compose_a(self, plain):
+        """[pid] T1, T2, T3 [problem]: 19 bytes plain (0x4D); encrypted 14 with 0x0A while every
+        tariff fits 24 bits, else 15 with 0x4D and no problem flag."""
         out = self._objects[PACKET_A]
         values = self._values[PACKET_A]
-        if values[0] is None:
-            return 0
-        encrypted = self._ccm is not None
-        wide = not encrypted or values[0] > MAX_U24 or values[1] > MAX_U24 or values[2] > MAX_U24
-        at = 0
-        if not (encrypted and wide):  # 2 + 3 x 5 = 17 bytes fit only in the clear
-            out[0] = OBJ_PACKET_ID
-            out[1] = self._take_pid()
-            at = 2
-        for i in range(3):
-            value = values[i]
-            out[at] = OBJ_ENERGY_32 if wide else OBJ_ENERGY_24
-            out[at + 1] = value & 0xFF
-            out[at + 2] = (value >> 8) & 0xFF
-            out[at + 3] = (value >> 16) & 0xFF
-            at += 4
-            if wide:
-                out[at] = (value >> 24) & 0xFF
-                at += 1
+        at = self._take_pid(out)
+        wide = plain or (values[0] is not None and (
+            values[0] > MAX_U24 or values[1] > MAX_U24 or values[2] > MAX_U24))
+        if plain:
+            at = _binary(out, at, OBJ_PROBLEM, values[3])
+        if values[0] is not None:
+            for i in range(3):
+                value = values[i]
+                out[at] = OBJ_ENERGY_32 if wide else OBJ_ENERGY_24
+                out[at + 1] = value & 0xFF
+                out[at + 2] = (value >> 8) & 0xFF
+                out[at + 3] = (value >> 16) & 0xFF
+                at += 4
+                if wide:
+                    out[at] = (value >> 24) & 0xFF
+                    at += 1
+        if not plain and not wide:
+            at = _binary(out, at, OBJ_PROBLEM, values[3])
         return at
 
-    def _compose_b(self):
-        """Battery, power, current, voltage (those known) into the plaintext objects of packet B;
-        returns their length (0: none)."""
+    def _compose_b(self, plain):
+        """Plain: pid, battery, power, battery low, problem, emergency, tamper, current, voltage
+        (22 bytes); encrypted: power, problem, tamper, current, voltage (14). Unknown ones left out."""
         out = self._objects[PACKET_B]
         values = self._values[PACKET_B]
-        if values[0] is None and values[1] is None and values[2] is None and values[3] is None:
-            return 0
-        out[0] = OBJ_PACKET_ID
-        out[1] = self._take_pid()
-        at = 2
-        battery = values[0]
-        if battery is not None:
-            out[at] = OBJ_BATTERY
-            out[at + 1] = battery
-            at += 2
-        power = values[1]
-        if power is not None:
-            out[at] = OBJ_POWER_24
-            out[at + 1] = power & 0xFF
-            out[at + 2] = (power >> 8) & 0xFF
-            out[at + 3] = power >> 16
-            at += 4
-        current = values[2]
-        if current is not None:
-            out[at] = OBJ_CURRENT
-            out[at + 1] = current & 0xFF
-            out[at + 2] = current >> 8
-            at += 3
-        voltage = values[3]
-        if voltage is not None:
-            out[at] = OBJ_VOLTAGE
-            out[at + 1] = voltage & 0xFF
-            out[at + 2] = voltage >> 8
-            at += 3
+        at = self._take_pid(out)
+        if plain:
+            at = _uint(out, at, OBJ_BATTERY, values[0], 1)
+        at = _uint(out, at, OBJ_POWER_24, values[1], 3)
+        if plain:
+            at = _binary(out, at, OBJ_BATTERY_LOW, values[4])
+        at = _binary(out, at, OBJ_PROBLEM, values[5])
+        if plain:
+            at = _binary(out, at, OBJ_SAFETY, values[6])
+        at = _binary(out, at, OBJ_TAMPER, values[7])
+        at = _uint(out, at, OBJ_CURRENT, values[2], 2)
+        at = _uint(out, at, OBJ_VOLTAGE, values[3], 2)
         return at
+
+    def _compose_status(self, plain):
+        """[pid] battery, battery low, problem, emergency, date of manufacture: 16 / 14 bytes."""
+        out = self._objects[RARE_STATUS]
+        values = self._values[RARE_STATUS]
+        at = self._take_pid(out)
+        at = _uint(out, at, OBJ_BATTERY, values[0], 1)
+        at = _binary(out, at, OBJ_BATTERY_LOW, values[1])
+        at = _binary(out, at, OBJ_PROBLEM, values[2])
+        at = _binary(out, at, OBJ_SAFETY, values[3])
+        made = values[4]
+        if made is not None:
+            out[at] = OBJ_RAW
+            out[at + 1] = 4
+            for i in range(4):
+                out[at + 2 + i] = (made >> (24 - 8 * i)) & 0xFF
+            at += 6
+        return at
+
+    def _compose_identity(self, plain):
+        """[pid] the serial number as text: at most 17 / 15 bytes; 0 when unknown."""
+        serial = self._values[RARE_IDENTITY][0]
+        if serial is None:
+            return 0
+        out = self._objects[RARE_IDENTITY]
+        at = self._take_pid(out)
+        out[at] = OBJ_TEXT
+        out[at + 1] = len(serial)
+        for i in range(len(serial)):
+            out[at + 2 + i] = serial[i]
+        return at + 2 + len(serial)
 
     def _take_counter(self):
         """The next encryption counter, reserving a new block first when needed; None if no
@@ -459,3 +608,56 @@ class Broadcaster:
         self._flagged &= ~_FLAG_COUNTER
         self._counter = counter + 1
         return counter
+
+
+def _uint(out, at, object_id, value, size):
+    """``object_id`` and ``value`` (``size`` bytes, little-endian) at ``at`` unless value is None."""
+    if value is None:
+        return at
+    out[at] = object_id
+    for i in range(size):
+        out[at + 1 + i] = (value >> (8 * i)) & 0xFF
+    return at + 1 + size
+
+
+def _binary(out, at, object_id, value):
+    if value is None:
+        return at
+    out[at] = object_id
+    out[at + 1] = 1 if value else 0
+    return at + 2
+
+
+def _cut(raw, limit):
+    """``raw`` (UTF-8) cut to at most ``limit`` bytes, never inside a character."""
+    if len(raw) <= limit:
+        return raw
+    cut = limit
+    while cut > 0 and (raw[cut] & 0xC0) == 0x80:
+        cut -= 1
+    return raw[:cut]
+
+
+def _name_ad(raw, limit):
+    """The local name AD structure: ``LL 09 name``, or ``LL 08 name-cut`` if over ``limit``."""
+    if not raw:
+        return b""
+    kind = _AD_COMPLETE_NAME
+    if len(raw) > limit:
+        raw = _cut(raw, limit)
+        kind = _AD_SHORT_NAME
+    return bytes((len(raw) + 1, kind)) + raw
+
+
+def _date_bcd(text):
+    """"DD.MM.YYYY" -> 0xDDMMYYYY as BCD digits (HA's Raw sensor then shows "DDMMYYYY"); None
+    for anything else."""
+    if text is None or len(text) != 10 or text[2] != "." or text[5] != ".":
+        return None
+    value = 0
+    for i in (0, 1, 3, 4, 6, 7, 8, 9):
+        digit = ord(text[i]) - 48
+        if not 0 <= digit <= 9:
+            return None
+        value = (value << 4) | digit
+    return value

@@ -62,6 +62,7 @@ class Reading:
         self.firmware_version = None
         self.flags_a = None
         self.flags_b = None
+        self.flags_ms = None  # when a reply last brought the status flags
         self.ok = False  # the last poll confirmed every field it asked for
 
     def set(self, field, value, now_ms):
@@ -74,6 +75,21 @@ class Reading:
         if self.age_ms(field, now_ms, max_age_ms) is None:
             return None
         return self.values[field]
+
+    def flags(self, now_ms, max_age_ms):
+        """True when the status flags are known and not older than max_age_ms."""
+        return self.flags_ms is not None and now_ms - self.flags_ms <= max_age_ms
+
+    def silent(self, now_ms, max_age_ms):
+        """True when the meter is not answering: a value it gave has gone stale, or it never
+        gave one. A good poll confirms every value again and ends it."""
+        heard = False
+        for confirmed in self.confirmed_ms:
+            if confirmed is not None:
+                if now_ms - confirmed > max_age_ms:
+                    return True
+                heard = True
+        return not heard
 
     def is_stale(self, field, now_ms, max_age_ms):
         """Known once, and now older than max_age_ms."""
@@ -162,6 +178,7 @@ class MeterClient:
         reading = self.reading
         reading.flags_a = self.link.flags_a
         reading.flags_b = self.link.flags_b
+        reading.flags_ms = self._clock.now_ms()
         return reply
 
     def _ping(self):

@@ -10,11 +10,10 @@ Connectable: while no configuration connection is open the advertisements are co
 the owner can connect; during one they are not (one configuration connection at a time), and the
 beacons go on so Home Assistant keeps receiving.
 
-With nothing to publish yet (no meter address, every value stale) it sends a BTHome header
-without objects, so Home Assistant can already discover the device; when encrypting it sends
-only the flags instead (Home Assistant warns about plaintext BTHome from a device it has a key
-for, and ignores an advertisement without BTHome data), and only while connectable: the owner
-must still be able to connect to fix what is wrong.
+With nothing to publish (the hold after boot, no safe encryption counter) it sends the
+broadcaster's idle packet: the flags and the local name, plain with an empty BTHome header so
+Home Assistant can already discover the device under its name; encrypted without BTHome data
+(Home Assistant warns about plaintext BTHome from a device it has a key for).
 
 Each ``broadcaster.packet()`` call takes a new packet id (and counter): call it once per start.
 """
@@ -22,8 +21,6 @@ Each ``broadcaster.packet()`` call takes a new packet id (and counter): call it 
 from kaskad.bthome import PACKET_A, PACKET_B, CHANGED_A, CHANGED_B
 from kaskad.clock import ticks_add, ticks_diff
 
-EMPTY_ADVERTISEMENT = b"\x02\x01\x06\x04\x16\xd2\xfc\x40"
-FLAGS_ONLY = b"\x02\x01\x06"
 
 
 def interval_seconds(ms):
@@ -102,8 +99,7 @@ class Radio:
         if data is None:  # nothing in this one: keep the other on air rather than go silent
             data = broadcaster.packet(PACKET_B if which == PACKET_A else PACKET_A)
         if data is None:
-            data = EMPTY_ADVERTISEMENT if not broadcaster.encrypted else (
-                FLAGS_ONLY if self.connectable else None)
+            data = broadcaster.idle_packet()
         adapter = self._adapter
         try:
             if adapter.advertising:
