@@ -82,10 +82,11 @@ test: $(STAMP) $(NODE_STAMP) $(BIN)/kaskad $(HA_STAMP)
 
 venv-ha: $(HA_STAMP)
 
-$(HA_STAMP): requirements-ha.txt
+$(HA_STAMP): requirements-ha.txt requirements-board.txt
 	@test -n "$(PY313)" || { echo "make test: Python 3.13 is missing: install it with 'pyenv install 3.13' (the Home Assistant tests need it)" >&2; exit 1; }
 	test -x $(HA_BIN)/python || $(PY313) -m venv $(HA_VENV)
 	$(HA_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-ha.txt
+	$(HA_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-board.txt
 	$(HA_BIN)/python -m pip check
 	touch $@
 

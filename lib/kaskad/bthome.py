@@ -199,9 +199,10 @@ class Broadcaster:
         self._made_of = None
         self._made = None
         self._b_on_air = False  # B's current values went on air at least once
-        self._b_slots = 0  # B slots since the last rare packet
+        self._b_slots = RARE_EVERY - 1  # B slots since the last rare one: the first comes early
         self._rare = RARE_STATUS  # the next rare packet to try
         self._next_pid = 0  # the packet id the next plain packet takes
+        self._pid_always = False
         self._flagged = 0
         self._nonce = bytearray(13)
         for i in range(6):
@@ -242,6 +243,7 @@ class Broadcaster:
 
     def set_bindkey(self, bindkey):
         """Encrypt with ``bindkey`` (16 bytes) from the next ``packet`` call on, or not at all (None)."""
+        self._b_slots = RARE_EVERY - 1  # a new key: the status packet soon
         if bindkey is None:
             self._ccm = None
         else:
@@ -298,14 +300,13 @@ class Broadcaster:
     def _seal(self, which):
         """Compose packet ``which``, encrypt it if there is a key; its view, or None."""
         plain = self._ccm is None
-        if which == PACKET_A:
-            n = self._compose_a(plain)
-        elif which == PACKET_B:
-            n = self._compose_b(plain)
-        elif which == RARE_STATUS:
-            n = self._compose_status(plain)
-        else:
-            n = self._compose_identity(plain)
+        n = self._compose(which, plain)
+        if not plain and 0 < n < 3:
+            # bthome-ble refuses encrypted data shorter than 11 bytes (3 of objects): a lone flag
+            # (the meter silent) goes out with a packet id in front
+            self._pid_always = True
+            n = self._compose(which, plain)
+            self._pid_always = False
         if n == 0 or (plain and n == 2):  # nothing, or a packet id alone
             return None
         buf = self._bufs[which]
@@ -336,6 +337,15 @@ class Broadcaster:
             self._views[which] = memoryview(buf)[:n]
             self._view_lens[which] = n
         return self._views[which]
+
+    def _compose(self, which, plain):
+        if which == PACKET_A:
+            return self._compose_a(plain)
+        if which == PACKET_B:
+            return self._compose_b(plain)
+        if which == RARE_STATUS:
+            return self._compose_status(plain)
+        return self._compose_identity(plain)
 
     def update(self, reading, now_ms, max_age_ms, first=None):
         """Take the values of ``reading`` at ``now_ms`` (older than ``max_age_ms``: left out).
@@ -483,7 +493,7 @@ class Broadcaster:
     def _take_pid(self, out):
         """Plain packets start with ``00 pid`` (one counter for every packet put on air);
         encrypted ones need none: HA drops repeats and older packets by their counter."""
-        if self._ccm is not None:
+        if self._ccm is not None and not self._pid_always:
             return 0
         pid = self._next_pid
         self._next_pid = (pid + 1) & 0xFF
