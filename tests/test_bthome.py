@@ -608,3 +608,119 @@ def test_the_packets_on_air_reach_home_assistant():
         assert not extended and connectable and len(adv) <= 31
         merged.update(without_packet_id(ha.receive(adv, scan, MAC, t_ns / 1e9)))
     assert merged == expected_ha(FULL)
+
+
+# --- the meter's flags, identity and silence; the name; the hold after boot ------------------------
+
+
+def every_packet(b, key=None, slots=3 * bthome.RARE_EVERY + 2):
+    """A, then B's slot until every rare packet came round: [(bytes, what HA makes of it)]."""
+    out = []
+    for which in [A] + [B] * slots:
+        packet = packet_bytes(b, which)
+        if packet is not None:
+            assert len(packet) <= 31
+            out.append((packet, decode(packet, None, key, MAC)))  # no scan response: passive
+    return out
+
+
+@pytest.mark.parametrize("key", [None, KEY], ids=["plain", "encrypted"])
+@pytest.mark.parametrize("flags_a, flags_b, tamper, unsafe", [
+    (0x00, 0x00, False, False), (0x02, 0x00, True, False), (0x04, 0x00, True, False),
+    (0x08, 0x00, True, False), (0x10, 0x00, True, False), (0x20, 0x00, True, False),
+    (0xC1, 0xDF, False, False), (0x00, 0x20, False, True),
+], ids=["clear", "P1", "P2", "P3", "M1", "M2", "other-bits", "ND"])
+def test_flags_identity_and_silence(key, flags_a, flags_b, tamper, unsafe):
+    """Each seal and magnet bit is tamper, ND is unsafe, no other bit counts; the serial and the
+    date of manufacture come in the rare packets; all of it as bthome-ble decodes it."""
+    r = reading(dict(FULL, battery=10))
+    r.flags_a, r.flags_b, r.flags_ms = flags_a, flags_b, 0
+    r.serial, r.made = "3171112520109", "04.10.2017"
+    b = broadcaster(key)
+    b.update(r, 1000, 300_000)
+    seen = {}
+    for packet, got in every_packet(b, key):
+        seen.update(got)
+    assert seen["binary_tamper"] is tamper and seen["binary_safety"] is unsafe
+    assert seen["binary_problem"] is False and seen["binary_battery"] is True  # 10 %: low
+    assert seen["text"] == "3171112520109" and seen["raw"] == "04102017"
+    # the meter falls silent: after the maximum age every packet says so, and no flag is stale
+    b.update(r, 300_001, 300_000)
+    seen = {}
+    for packet, got in every_packet(b, key):
+        assert got.get("binary_problem") in (True, None), got
+        seen.update(got)
+    assert seen["binary_problem"] is True
+    assert not {"binary_tamper", "binary_safety", "binary_battery", "battery", "power"} & set(seen)
+    # the next good poll clears it
+    r = reading(dict(FULL, battery=10), confirmed_ms=300_100)
+    b.update(r, 300_200, 300_000)
+    assert all(got.get("binary_problem") in (False, None) for _, got in every_packet(b, key))
+
+
+def test_a_meter_never_heard_is_a_problem_and_a_serial_too_long_is_reported_not_cut():
+    lines = []
+    b = broadcaster(lines=lines)
+    r = meter.Reading()
+    r.serial, r.made = "12345678901234", "2017-10-04"
+    b.update(r, 0, 1000)
+    seen = {}
+    for _, got in every_packet(b):
+        seen.update(got)
+    assert seen["binary_problem"] is True and "text" not in seen and "raw" not in seen
+    assert len(lines) == 2 and "serial" in lines[1] and "DD.MM.YYYY" in lines[0], lines
+
+
+@pytest.mark.parametrize("key", [None, KEY], ids=["plain", "encrypted"])
+@pytest.mark.parametrize("name, sent", [
+    ("KASKAD 20109", "KASKAD 20109"),
+    ("Счётчик кв 7", "Счётчик кв 7"),  # 21 bytes: fits plain
+    ("Электросчётчик подвал", None),  # 40 bytes: cut at a character
+])
+def test_the_name_packet_carries_the_name_under_passive_scanning(key, name, sent):
+    """For the hold after boot, and once in every round of rare packets, the advertisement itself
+    carries the name: a passive scanner (no scan response) learns it."""
+    b = broadcaster(key, name=name)
+    b.update(reading(FULL), 0, 1000)
+    names = []
+    for packet, _ in every_packet(b, key):
+        view = HomeAssistantView(key)
+        info = view.service_info(packet, None, MAC, 1.0)
+        if info.name != MAC:
+            names.append(info.name)
+    assert names, "no advertisement carried the name"
+    limit = 26 if key else 21
+    if sent is None:
+        assert all(name.startswith(n) and len(n.encode()) <= limit and len(n.encode()) > limit - 2 for n in names)
+    else:
+        assert set(names) == {sent}
+
+
+@pytest.mark.parametrize("key", [None, KEY], ids=["plain", "encrypted"])
+def test_after_a_reboot_no_packet_is_dropped(key):
+    """HA's receiver lives on; the board reboots within a second of its last packet and starts
+    again at packet id 0. For HOLD_MS it sends only its name (no data HA would take), so more than
+    4 s pass since HA's last accepted packet and the first data packet is taken."""
+    ha = HomeAssistantView(key, suppress_identical=False)
+    store = bthome.MemoryCounterStore() if key else None
+    b = broadcaster(key, store=store)
+    b.update(reading(FULL), 0, 1000)
+    t = 0.0
+    for which in [A, B] * 10:
+        t += 1.0
+        ha.receive(bytes(b.packet(which)), b.scan_response, MAC, t)
+    rebooted = broadcaster(key, store=store, hold_ms=bthome.HOLD_MS)  # a fresh Broadcaster: a reboot
+    changed_voltage = reading(dict(FULL, voltage=23450))
+    boot_s = t + 0.5
+    taken = []
+    for now_ms in range(0, 12_000, 500):
+        changed = rebooted.update(changed_voltage, now_ms, 300_000)
+        packet = rebooted.packet(A if now_ms // 500 % 2 else B)
+        data = bytes(packet) if packet is not None else rebooted.idle_packet()
+        got = ha.receive(data, rebooted.scan_response, MAC, boot_s + now_ms / 1000)
+        if packet is None:
+            assert now_ms < bthome.HOLD_MS and changed == 0 and not without_packet_id(got)
+        elif data != rebooted.idle_packet():  # (the rare name packet carries no values)
+            taken.append(now_ms)
+            assert without_packet_id(got), (now_ms, "a packet after the reboot was dropped")
+    assert taken[0] == bthome.HOLD_MS

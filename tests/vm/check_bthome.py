@@ -58,24 +58,25 @@ for n, expected in CCM_VECTORS:
     ccm.encrypt_into(nonce, inplace, n, inplace)
     assert inplace.hex() == expected
 
-# --- plain packet B: the worked example of bthome.md (pid 7, 96 %, 1.23 kW, 5.432 A, 229.9 V) --
+# --- plain packet B: the worked example of bthome.md (pid 7, 96 %, 1.23 kW, 5.432 A, 229.9 V), with
+# the battery-low (0x15) and problem (0x26) flags, off, between power and current (ascending ids)
 lines = []
-b = bthome.Broadcaster(MAC, "KASKAD 20109", None, None, lines.append)
+b = bthome.Broadcaster(MAC, "KASKAD 20109", None, None, lines.append, hold_ms=0)
 values = list(NONE)
 for i in range(7):  # packet A alone changes and goes on air 7 times: ids 0..6
     values[0] = 1000 + i
     values[1] = 0
     values[2] = 0
-    assert b.update(reading(values), 0, 1000) == bthome.CHANGED_A
+    # the first time the problem flag (off) is new in both packets
+    assert b.update(reading(values), 0, 1000) == (bthome.CHANGED_A | bthome.CHANGED_B if i == 0 else bthome.CHANGED_A)
     assert b.packet(bthome.PACKET_A)[9] == i
-assert b.packet(bthome.PACKET_B) is None  # nothing known: nothing to send
 values[meter.BATTERY] = 96
 values[meter.POWER] = 123000
 values[meter.CURRENT] = 5432
 values[meter.VOLTAGE] = 22990  # 229.90 V
 assert b.update(reading(values), 0, 1000) == bthome.CHANGED_B
 assert bytes(b.packet(bthome.PACKET_B)) == hexbytes(
-    "02 01 06 12 16 D2 FC 40 00 07 01 60 0B 78 E0 01 43 38 15 4A FB 08")
+    "02 01 06 16 16 D2 FC 40 00 07 01 60 0B 78 E0 01 15 00 26 00 43 38 15 4A FB 08")
 assert b.scan_response == hexbytes("0D 09 4B 41 53 4B 41 44 20 32 30 31 30 39")
 assert b.update(reading(values), 0, 1000) == 0  # unchanged values
 
@@ -84,7 +85,7 @@ values[0] = 0x12345678
 values[1] = 16777216
 values[2] = 0
 assert b.update(reading(values), 0, 1000) == bthome.CHANGED_A
-expected = bytearray(hexbytes("02 01 06 15 16 D2 FC 40 00 08"))
+expected = bytearray(hexbytes("02 01 06 17 16 D2 FC 40 00 08 26 00"))
 for energy in (0x12345678, 16777216, 0):
     expected.append(0x4D)
     expected.extend(energy.to_bytes(4, "little"))
@@ -95,8 +96,9 @@ assert lines == [], lines
 r = reading(values, 0)
 r.set(meter.VOLTAGE, 23000, 5000)  # voltage confirmed later than the rest
 assert b.update(r, 5000, 4000) == bthome.CHANGED_A | bthome.CHANGED_B
-assert b.packet(bthome.PACKET_A) is None  # every tariff is stale
-assert bytes(b.packet(bthome.PACKET_B)) == hexbytes("02 01 06 09 16 D2 FC 40 00 09 4A FC 08")
+# every tariff is stale: A carries the problem flag (on) alone, B the voltage and the flag
+assert bytes(b.packet(bthome.PACKET_A)) == hexbytes("02 01 06 08 16 D2 FC 40 00 09 26 01")
+assert bytes(b.packet(bthome.PACKET_B)) == hexbytes("02 01 06 0B 16 D2 FC 40 00 0A 26 01 4A FC 08")
 
 # --- encrypted packet B against AESCCM: counter 0, then a counter resumed from the store --------
 values = list(NONE)
@@ -104,13 +106,15 @@ values[meter.BATTERY] = 96
 values[meter.POWER] = 123000
 values[meter.CURRENT] = 5432
 values[meter.VOLTAGE] = 22990
-for stored, counter, sealed in ((None, 0, "6133174fa954899c7ae379824304dda0211a"),
-                                (0x01020304, 0x01020304, "6448d344ffe5656f68db438a60050840ffe2")):
+# plaintext 0B 78 E0 01 26 00 43 38 15 4A FB 08: power, problem, current, voltage (encrypted B
+# leaves the battery to the status packet and carries no packet id)
+for stored, counter, sealed in ((None, 0, "6a4bf62e842c2aa52c9197c07cba5856"),
+                                (0x01020304, 0x01020304, "6f303225d29dc6563ea9adc8d6be4d5b")):
     store = bthome.MemoryCounterStore(stored)
-    e = bthome.Broadcaster(MAC, "KASKAD 20109", KEY, store, lines.append)
-    assert e.update(reading(values), 0, 1000) == bthome.CHANGED_B
+    e = bthome.Broadcaster(MAC, "KASKAD 20109", KEY, store, lines.append, hold_ms=0)
+    assert e.update(reading(values), 0, 1000) == bthome.CHANGED_A | bthome.CHANGED_B
     sealed = hexbytes(" ".join(sealed[i:i + 2] for i in range(0, len(sealed), 2)))
-    want = hexbytes("02 01 06 1A 16 D2 FC 41") + sealed[:14] + counter.to_bytes(4, "little") + sealed[14:]
+    want = hexbytes("02 01 06 18 16 D2 FC 41") + sealed[:12] + counter.to_bytes(4, "little") + sealed[12:]
     assert bytes(e.packet(bthome.PACKET_B)) == want, bytes(e.packet(bthome.PACKET_B)).hex()
     assert store.end == counter + bthome.COUNTER_BLOCK_FIRST and store.saves == 1
 assert lines == [], lines
@@ -120,7 +124,7 @@ values = list(NONE)
 values[0] = 16777215
 values[1] = 5
 values[2] = 0
-e = bthome.Broadcaster(MAC, "KASKAD 20109", KEY, bthome.MemoryCounterStore(), lines.append)
+e = bthome.Broadcaster(MAC, "KASKAD 20109", KEY, bthome.MemoryCounterStore(), lines.append, hold_ms=0)
 e.update(reading(values), 0, 1000)
 packet = bytes(e.packet(bthome.PACKET_A))
 assert len(packet) == 30 and packet[3] == 26 and packet[7] == 0x41
@@ -135,7 +139,7 @@ assert bytes(plain) == hexbytes("4D 00 00 00 01 4D 05 00 00 00 4D 00 00 00 00"),
 
 
 # --- each time a packet goes on air it takes the next id and, encrypted, the next counter --------
-e = bthome.Broadcaster(MAC, "KASKAD 20109", KEY, bthome.MemoryCounterStore(500), lines.append)
+e = bthome.Broadcaster(MAC, "KASKAD 20109", KEY, bthome.MemoryCounterStore(500), lines.append, hold_ms=0)
 values = list(NONE)
 values[meter.VOLTAGE] = 23000
 e.update(reading(values), 0, 1000)
@@ -147,20 +151,23 @@ for expected_counter in (500, 501, 502):
     out = bytearray(n)
     assert CCM(KEY).decrypt_into(MAC + packet[5:8] + packet[-8:-4], packet[8:8 + n] + packet[-4:], n, out)
     plains.append(bytes(out))
-# the same values each time, with the next packet id of the shared sequence
-assert plains == [hexbytes("00 00 4A FC 08"), hexbytes("00 01 4A FC 08"), hexbytes("00 02 4A FC 08")]
+# B (problem off, voltage), then B's slot goes to the rare status packet (the problem flag alone:
+# a packet id in front, as bthome-ble needs 3 bytes), then B again
+assert plains == [hexbytes("26 00 4A FC 08"), hexbytes("00 00 26 00"), hexbytes("26 00 4A FC 08")], plains
 
 # --- figures: bytes per advertisement ---------------------------------------------------------
 full = [12345678, 2345, 0, 0, 12350023, 23000, 5432, 123000, 96]
 sizes = []
 for key, t1 in ((None, 12345678), (KEY, 12345678), (KEY, 16777216)):
     full[0] = t1
-    br = bthome.Broadcaster(MAC, "KASKAD 20109", key, bthome.MemoryCounterStore(), lines.append)
-    br.update(reading(full), 0, 1000)
+    br = bthome.Broadcaster(MAC, "KASKAD 20109", key, bthome.MemoryCounterStore(), lines.append, hold_ms=0)
+    rd = reading(full)
+    rd.flags_a, rd.flags_b, rd.flags_ms = 0, 0, 0  # every flag known: B at its largest
+    br.update(rd, 0, 1000)
     sizes.append((len(br.packet(bthome.PACKET_A)), len(br.packet(bthome.PACKET_B))))
 print("bytes per advertisement: plain A %d, B %d; encrypted A %d (0x0A energies) or %d (0x4D), B %d"
       % (sizes[0][0], sizes[0][1], sizes[1][0], sizes[2][0], sizes[1][1]))
-assert sizes == [(25, 22), (30, 30), (31, 30)], sizes
+assert sizes == [(27, 30), (30, 30), (31, 30)], sizes
 
 
 # --- heap: allocations in steady state -----------------------------------------------------------
@@ -172,8 +179,10 @@ def aes_blocks():
 
 def measure(key, updates, switches_only):
     store = bthome.MemoryCounterStore()
-    br = bthome.Broadcaster(MAC, "KASKAD 20109", key, store, lines.append)
+    br = bthome.Broadcaster(MAC, "KASKAD 20109", key, store, lines.append, hold_ms=0)
     rd = meter.Reading()
+    rd.flags_a, rd.flags_b, rd.flags_ms = 0x02, 0, 0
+    rd.serial, rd.made = "3171112520109", "04.10.2017"  # the rare packets come round too
     for field in range(meter.FIELD_COUNT):
         rd.set(field, 1000 if field != meter.BATTERY else 90, 0)
     for i in range(20):  # warm up: views of every length, the counter block
@@ -211,7 +220,9 @@ for name, key in (("plain", None), ("encrypted", KEY)):
               % (what, name, per_round, small, large, blocks))
         if per_round > 0:
             problems.append("%s, %s: %d bytes allocated per round" % (name, what, per_round))
-        if blocks is not None and blocks != (4 if key is not None else 0):
+        # 4 blocks per encrypted packet; the rare name packet, which carries no BTHome data,
+        # none: the average over A and B slots is between 3 and 4 (no count on a built-in aesio)
+        if blocks is not None and not (3 <= blocks <= 4 if key is not None else blocks == 0):
             problems.append("%d AES blocks per %s packet" % (blocks, name))
 
 assert not problems, problems
