@@ -6,8 +6,8 @@ anything in Home Assistant's process); prints one JSON document.
     python tests_ha/air.py SCENARIO TMPDIR      (writes TMPDIR/air.json; the console goes to stdout)
 
 Scenarios: "plain" and "encrypted" (bindkey KEY): one boot of 130 s, the meter answers, falls
-silent at SILENT_FROM_S, answers again at SILENT_UNTIL_S; then a reboot (the owner's reset is
-modelled as a new boot with the same NVM and meter) of 30 s.
+silent at SILENT_FROM_S, answers again at SILENT_UNTIL_S; then a reboot (a new boot with the same
+NVM and meter, 1 s later) of 30 s, the meter's voltage changed to REBOOT_VOLTAGE_CV.
 """
 import json
 import os
@@ -30,6 +30,7 @@ REBOOT_GAP_S = 1  # reset to the new code.py's first instruction
 SECOND_BOOT_S = 30
 # the meter: seal of the terminal cover broken (P1), battery 150 of 192 months
 FLAGS_A = 0x02
+REBOOT_VOLTAGE_CV = 23456  # the meter's voltage after the reboot
 
 
 def settings(scenario):
@@ -53,12 +54,14 @@ def main(scenario, tmp):
 
     board.run(FIRST_BOOT_S, silence())
     runs = [{"start_s": 0, "events": _events(board)}]
+    voltage_cv = meter.voltage_raw
+    meter.voltage_raw = REBOOT_VOLTAGE_CV  # so HA shows whether the first packets after it are taken
     board.run(SECOND_BOOT_S)
     runs.append({"start_s": FIRST_BOOT_S + REBOOT_GAP_S, "events": _events(board)})
     wh = 10 ** (3 - meter.decimals)
     truth = {
         "energy_wh": [raw * wh for raw in meter.tariffs_raw[:3]],
-        "voltage_cv": meter.voltage_raw,
+        "voltage_cv": voltage_cv, "reboot_voltage_cv": meter.voltage_raw,
         "current_ma": meter.current_raw,
         "power_cw": meter.power_raw * 10 ** (5 - meter.decimals),
         "battery_months": [meter.battery_remaining_months, meter.battery_total_months],

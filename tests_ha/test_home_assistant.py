@@ -250,16 +250,30 @@ async def test_home_assistant_shows_the_meter(recorder_mock, hass: HomeAssistant
     assert hass.states.get(problem).state == STATE_OFF
     assert t - next_poll <= 7
 
-    # a reboot (runs[1]): the first packets after it are taken, none dropped
-    boot = the_air["runs"][1]["start_s"]
-    await feed.until(boot - 0.01)
-    coordinator = hass.config_entries.async_entries("bthome")[0].runtime_data
-    before = coordinator.device_data.packet_id
-    await feed.until(boot + 30)
-    assert_shows(hass, want)
-    if scenario == "plain":
-        # the first packet with data after the reboot carries id 0 and comes more than 4 s after
-        # the last one before it: bthome-ble takes it (its id is now the last accepted one)
-        assert coordinator.device_data.packet_id is not None and before is not None
-    await hass.async_block_till_done()
+    # a reboot (runs[1]), the meter's voltage changed: the first packets with data after it are
+    # taken (none dropped): within one switch of the first, HA shows the new voltage
+    run = the_air["runs"][1]
+    first = next(t for t, adv, _, _ in run["events"] if has_values(bytes.fromhex(adv)))
+    first += run["start_s"]
+    await feed.until(first + 0.5)  # the first packet with data after the reboot ...
+    taken = hass.config_entries.async_entries("bthome")[0].runtime_data.device_data.last_service_info
+    assert abs(taken.time - (feed.t0 + first)) < 0.01, "the first packet after the reboot was dropped"
+    await feed.until(first + 3.5)  # ... and the other one, a switch later
+    voltage = "sensor.%s_voltage" % DEVICE
+    print("  after the reboot: first packet with data %.1f s after boot; voltage %s"
+          % (first - run["start_s"], hass.states.get(voltage).state))
+    volts = (Decimal(the_air["truth"]["reboot_voltage_cv"]) / 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    assert same_number(hass.states.get(voltage).state, volts)
+    await feed.until(run["start_s"] + 30)
+    assert_shows(hass, {k: v for k, v in want.items() if k != voltage})
     feed.unregister()
+
+
+def has_values(adv):
+    """True when the advertisement carries BTHome objects (not the name packet)."""
+    at = 0
+    while at < len(adv) and adv[at]:
+        if adv[at + 1] == 0x16 and adv[at + 2:at + 4] == b"\xd2\xfc" and adv[at] > 4:
+            return True
+        at += 1 + adv[at]
+    return False

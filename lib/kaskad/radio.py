@@ -67,7 +67,8 @@ class Radio:
     def changed(self, which_bits, now_ms):
         """The broadcaster changed these packets: the one on air goes out again at once."""
         bit = CHANGED_A if self.on_air == PACKET_A else CHANGED_B
-        if which_bits & bit and self.restarts:  # before the first switch nothing is on air
+        # before the first switch nothing is on air; at a switch the other packet replaces it now
+        if which_bits & bit and self.restarts and now_ms < self.next_switch_ms:
             self._start(self.on_air)
 
     def keep_on_air(self, now_ms):
