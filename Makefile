@@ -87,8 +87,9 @@ $(HA_STAMP): requirements-ha.txt requirements-board.txt
 	test -x $(HA_BIN)/python || $(PY313) -m venv $(HA_VENV)
 	$(HA_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-ha.txt
 	$(HA_BIN)/python -m pip check
-	# the board's own library for the twin (tests_ha/air.py), without its CPython dependencies
-	$(HA_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-board.txt
+	# the board's own libraries for the twin (tests_ha/air.py), apart, as the board has them
+	rm -rf $(HA_VENV)/board-lib && mkdir -p $(HA_VENV)/board-lib
+	$(HA_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target $(HA_VENV)/board-lib -r requirements-board.txt
 	touch $@
 
 test-ha: $(HA_STAMP)

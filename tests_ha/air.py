@@ -15,7 +15,8 @@ import pathlib
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [os.path.join(ROOT, "host"), os.path.join(ROOT, "lib"), os.path.join(ROOT, "host", "circuitpython")]
+sys.path[:0] = [os.path.join(ROOT, "host"), os.path.join(ROOT, "lib"), os.path.join(ROOT, "host", "circuitpython"),
+                os.path.join(ROOT, ".venv-ha", "board-lib")]  # adafruit_ble, as make venv-ha installs it
 
 from board_rig import Board  # noqa: E402
 from kaskad_sim.meter import SimMeter  # noqa: E402
