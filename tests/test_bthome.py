@@ -542,7 +542,8 @@ def test_a_failing_store_stops_encryption_instead_of_risking_a_counter():
     b = broadcaster(KEY, store=store, lines=lines)
     b.update(reading(FULL), 0, 1000)
     for _ in range(3):
-        assert b.packet(A) is None and b.packet(B) is None
+        # B's slot may hold the name packet, which has no BTHome data and so no counter
+        assert b.packet(A) is None and b.packet(B) in (None, b.idle_packet())
     assert len(lines) == 1 and "cannot be written" in lines[0]
     store.fail_save = False
     assert ha_sees(b, KEY) == expected_ha(FULL)  # tried again at the next packet() call

@@ -192,8 +192,10 @@ class Broadcaster:
         # A cached view of each packet, for the length it was made for.
         self._views = [None] * _PACKETS  # type: typing.List[typing.Optional[memoryview]]
         self._view_lens = [0] * _PACKETS
-        self._values = ([None] * _A_FIELDS, [None] * _B_FIELDS, [None] * _STATUS_FIELDS, [None])
-        self._new = ([None] * _A_FIELDS, [None] * _B_FIELDS, [None] * _STATUS_FIELDS, [None])
+        self._values = ([None] * _A_FIELDS, [None] * _B_FIELDS, [None] * _STATUS_FIELDS,
+                        [None])  # type: typing.Tuple[typing.List[typing.Any], ...]
+        self._new = ([None] * _A_FIELDS, [None] * _B_FIELDS, [None] * _STATUS_FIELDS,
+                     [None])  # type: typing.Tuple[typing.List[typing.Any], ...]
         self._serial_of = None  # the reading's serial text the cached bytes were made from
         self._serial = None
         self._made_of = None
@@ -243,7 +245,8 @@ class Broadcaster:
 
     def set_bindkey(self, bindkey):
         """Encrypt with ``bindkey`` (16 bytes) from the next ``packet`` call on, or not at all (None)."""
-        self._b_slots = RARE_EVERY - 1  # a new key: the status packet soon
+        self._b_slots = RARE_EVERY - 1  # a new key: the status packet (the battery) soon
+        self._rare = RARE_STATUS
         if bindkey is None:
             self._ccm = None
         else:

@@ -455,10 +455,11 @@ packet = bytes(adapter.data)
 assert packet[7] == bthome.DI_ENCRYPTED and len(packet) == 30, packet
 plain = bytearray(len(packet) - 16)
 assert CCM(KEY).decrypt_into(MAC + packet[5:8] + packet[-8:-4], packet[8:-8] + packet[-4:], len(plain), plain)
-if plain[2] == bthome.OBJ_BATTERY:  # packet B on air: the last poll's voltage, in 0.1 V, last
+if plain[0] == bthome.OBJ_POWER_24:  # packet B on air (encrypted: no packet id): the last poll's voltage, in 0.1 V, last
     assert plain[-3] == bthome.OBJ_VOLTAGE and plain[-2] | plain[-1] << 8 == (meter.voltage + 5) // 10, plain
-else:  # packet A: T1 in Wh (counts of 10 Wh), 0x0A objects
-    assert plain[2] == bthome.OBJ_ENERGY_24 and plain[3] | plain[4] << 8 | plain[5] << 16 == 10 * meter.t1, plain
+else:  # packet A: T1 in Wh (counts of 10 Wh), 0x0A objects, then the problem flag (off)
+    assert plain[0] == bthome.OBJ_ENERGY_24 and plain[1] | plain[2] << 8 | plain[3] << 16 == 10 * meter.t1, plain
+    assert plain[-2:] == bytes((bthome.OBJ_PROBLEM, 0)), plain
 assert pin.changes > 0
 assert service.status[23] == app_module.POLL_OK  # the public status follows the polls
 
