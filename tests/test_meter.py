@@ -229,3 +229,22 @@ def test_implausible_instant_values_are_refused():
     assert not rig.client.poll()
     assert published(rig)[meter.VOLTAGE] is None
     assert any(line == "voltage: voltage_cv 60000 is out of the plausible range (at most 50000)" for line in rig.errors)
+
+
+def test_one_value_gone_stale_makes_the_meter_silent_even_after_it_was_forgotten():
+    # a stale field's confirmation time is forgotten (it must never look fresh after a ticks
+    # wrap); the meter is still silent for Home Assistant's problem sensor
+    reading = meter.Reading()
+    reading.set(meter.VOLTAGE, 23000, 0)
+    reading.set(meter.CURRENT, 1000, 50_000)
+    assert reading.get(meter.VOLTAGE, 40_000, 30_000) is None  # stale, forgotten
+    assert reading.silent(40_000, 30_000)
+
+
+def test_the_flags_go_stale_across_the_ticks_wrap():
+    from kaskad.clock import TICKS_PERIOD
+    reading = meter.Reading()
+    reading.flags_a, reading.flags_b, reading.flags_ms = 0x02, 0, TICKS_PERIOD - 10
+    assert reading.flags(5, 30_000)  # 15 ms later, across the wrap
+    assert not reading.flags(100_000, 30_000)  # 100 s later, across the wrap
+    assert not reading.flags(20, 30_000)  # and for good

@@ -52,6 +52,7 @@ CCM in place (tests/vm/check_bthome.py measures it on the MicroPython VM).
 """
 
 from kaskad import meter
+from kaskad.clock import ticks_add, ticks_less
 
 try:
     from micropython import const
@@ -59,6 +60,11 @@ except ImportError:  # CPython
 
     def const(value):  # type: ignore[misc]
         return value
+
+# The hold after boot (only the name on air): not started, on, over
+_HOLD_NOT_STARTED = const(0)
+_HOLD_ON = const(1)
+_HOLD_OVER = const(2)
 
 
 try:  # for the type checker only: the board has no typing module, so this stops at once there
@@ -185,7 +191,8 @@ class Broadcaster:
         self._block = counter_block
         self._block_max = counter_block_max
         self._hold_ms = hold_ms
-        self._hold_until = None  # set by the first update()
+        self._hold_state = _HOLD_NOT_STARTED
+        self._hold_until = 0  # ticks ms, set by the first update()
         self._bufs = tuple(bytearray(MAX_ADV) for _ in range(_PACKETS))
         self._objects = tuple(bytearray(_MAX_PLAIN_OBJECTS) for _ in range(_PACKETS))  # plaintext
         self._payloads = tuple(memoryview(buf)[_PAYLOAD_AT:] for buf in self._bufs)
@@ -282,7 +289,7 @@ class Broadcaster:
         The view shows a buffer that the next call rewrites: ``_bleio`` copies it when
         advertising starts; keep ``bytes(view)`` to hold on to it.
         """
-        if self._hold_until is None or self._hold_until > 0:
+        if self._hold_state != _HOLD_OVER:
             return None
         if which == PACKET_B:
             if self._b_on_air:
@@ -359,13 +366,14 @@ class Broadcaster:
         """
         held = False
         ended = False
-        if self._hold_until is None:
-            self._hold_until = now_ms + self._hold_ms
-        if self._hold_until > 0:
-            if now_ms < self._hold_until:
+        if self._hold_state == _HOLD_NOT_STARTED:
+            self._hold_until = ticks_add(now_ms, self._hold_ms)
+            self._hold_state = _HOLD_ON
+        if self._hold_state == _HOLD_ON:
+            if ticks_less(now_ms, self._hold_until):
                 held = True
             else:
-                self._hold_until = 0
+                self._hold_state = _HOLD_OVER  # for good: a later ticks wrap cannot revive it
                 ended = True
         silent = reading.silent(now_ms, max_age_ms)
         self._read_energy(reading, now_ms, max_age_ms, silent)

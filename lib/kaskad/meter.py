@@ -78,17 +78,23 @@ class Reading:
 
     def flags(self, now_ms, max_age_ms):
         """True when the status flags are known and not older than max_age_ms."""
-        return self.flags_ms is not None and now_ms - self.flags_ms <= max_age_ms
+        if self.flags_ms is None:
+            return False
+        age = ticks_diff(now_ms, self.flags_ms)
+        if age > max_age_ms or age < -max_age_ms:  # stale for good, as a field (age_ms)
+            self.flags_ms = None
+            return False
+        return True
 
     def silent(self, now_ms, max_age_ms):
         """True when the meter is not answering: a value it gave has gone stale, or it never
         gave one. A good poll confirms every value again and ends it."""
         heard = False
-        for confirmed in self.confirmed_ms:
-            if confirmed is not None:
-                if now_ms - confirmed > max_age_ms:
-                    return True
+        for field in range(FIELD_COUNT):
+            if self.age_ms(field, now_ms, max_age_ms) is not None:
                 heard = True
+            elif self.stale[field]:
+                return True
         return not heard
 
     def is_stale(self, field, now_ms, max_age_ms):

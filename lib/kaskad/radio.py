@@ -68,7 +68,7 @@ class Radio:
         """The broadcaster changed these packets: the one on air goes out again at once."""
         bit = CHANGED_A if self.on_air == PACKET_A else CHANGED_B
         # before the first switch nothing is on air; at a switch the other packet replaces it now
-        if which_bits & bit and self.restarts and now_ms < self.next_switch_ms:
+        if which_bits & bit and self.restarts and ticks_diff(self.next_switch_ms, now_ms) > 0:
             self._start(self.on_air)
 
     def keep_on_air(self, now_ms):
