@@ -62,11 +62,15 @@ def pin(name, default):
 
 
 def file_keys():
-    """The keys settings.toml defines, to catch misspelt ones (os.getenv cannot list them)."""
+    """What the board's reader sees in settings.toml (os.getenv cannot list keys): read as bytes,
+    as the board reads it, so a file in another encoding still boots (kaskad.settings_file)."""
+    from kaskad import settings_file
+
     try:
-        with open("/settings.toml") as lines:
-            return settings.keys_in_file(lines)
+        with open("/settings.toml", "rb") as raw:
+            return settings_file.scan(raw, report)
     except OSError:
+        note("no settings.toml on the drive: every setting takes its default")
         return ()
 
 
@@ -122,6 +126,7 @@ def boot():
     mac_display = bytes(reversed(adapter.address.address_bytes))  # the board gives it little-endian
     counters = CounterStore(store) if store is not None else MemoryCounterStore()
     broadcaster = Broadcaster(mac_display, default_name(config), config.bindkey, counters, report)
+    broadcaster.withhold(config.bindkey_refused)  # never in the clear when a key was asked for
     radio = Radio(adapter, broadcaster, config.adv_interval_ms, config.adv_switch_ms, report)
     window = ClaimWindow(clock)
     window.open()  # the first 10 minutes after boot (a claim also needs a device without owner)
@@ -135,7 +140,8 @@ def boot():
         attach_config_service(app, adapter, store, window, config)
     console.info(clock.now_ms(), "kaskad-ble %d.%d.%d: meter %s, poll every %d s, %s BTHome as %r" % (
         VERSION[0], VERSION[1], VERSION[2], config.meter_address, config.poll_seconds,
-        "encrypted" if config.bindkey else "plain", default_name(config)))
+        "withholding (KASKAD_BINDKEY cannot be used)" if config.bindkey_refused else "encrypted" if config.bindkey else "plain",
+        default_name(config)))
     return app
 
 

@@ -99,6 +99,7 @@ def parse_status(data):
     made = data[26 + s:26 + s + d]
     return {
         "encrypted": bool(data[1] & 1), "owned": bool(data[1] & 2), "claimable": bool(data[1] & 4),
+        "key_refused": bool(data[1] & 8),
         "challenge": data[2:13], "version": tuple(data[13:16]),
         "meter_address": struct.unpack_from("<H", data, 16)[0] or None, "generation": data[18],
         "poll_seconds": struct.unpack_from("<I", data, 19)[0], "last_poll": data[23],

@@ -38,6 +38,66 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+NVM_BYTES = 8192  # the Feather nRF52840 Express's microcontroller.nvm (host/circuitpython/nvm.py)
+
+
+def option_problem(args):
+    """What is wrong with the options, as one line for the user, or None.
+
+    Checked before the board boots: a bad path would otherwise end in a traceback, or in a
+    board that fails its boot and resets every 30 s.
+    """
+    if args.seconds is not None and not 0 < args.seconds < float("inf"):
+        return "--seconds %s: give a number of seconds above 0" % args.seconds
+    if not os.path.exists(args.settings):
+        return "--settings %s: no such file" % args.settings
+    if not os.path.isfile(args.settings):
+        return "--settings %s: not a file" % args.settings
+    if not os.access(args.settings, os.R_OK):
+        return "--settings %s: cannot be read (permissions)" % args.settings
+    if args.nvm is not None:
+        problem = nvm_problem(args.nvm)
+        if problem:
+            return "--nvm %s: %s" % (args.nvm, problem)
+    if args.serial is not None:
+        problem = serial_problem(args.serial)
+        if problem:
+            return "--serial %s: %s" % (args.serial, problem)
+    return None
+
+
+def nvm_problem(path):
+    if os.path.isdir(path):
+        return "is a folder; give a file (it is made, erased, if missing)"
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        return "the folder %s does not exist" % folder
+    if not os.path.exists(path):
+        return None if os.access(folder, os.W_OK) else "cannot be made in %s (permissions)" % folder
+    if not os.path.isfile(path):
+        return "is not a regular file"
+    size = os.path.getsize(path)
+    if size != NVM_BYTES:
+        return ("holds %d bytes, but the board's NVM is %d bytes (a truncated or foreign file?): "
+                "give another file, or delete this one to start erased" % (size, NVM_BYTES))
+    if not os.access(path, os.R_OK | os.W_OK):
+        return "cannot be read and written (permissions)"
+    return None
+
+
+def serial_problem(path):
+    if not os.path.exists(path):
+        return "no such serial port (a USB probe shows up as /dev/ttyUSB0 or /dev/ttyACM0)"
+    try:
+        import serial  # type: ignore[import-untyped]
+
+        port = serial.Serial(path, baudrate=9600, timeout=0)
+    except (OSError, ValueError, ImportError) as error:  # serial.SerialException is an OSError
+        return "is not a serial port that can be opened (%s)" % (str(error).splitlines() or [error])[0]
+    port.close()
+    return None
+
+
 def setting(name):
     """A value from the settings file as the board would read it, for wiring the simulation."""
     try:
@@ -130,8 +190,10 @@ def stop_on_interrupt(life):
 
 def main(argv=None):
     args = parse_args(argv)
-    if not os.path.exists(args.settings):
-        sys.exit("no settings file at %s" % args.settings)
+    problem = option_problem(args)
+    if problem:
+        print("run.py: %s" % problem, file=sys.stderr)
+        return 2
     if args.nvm is None:  # a reset keeps the NVM, as on the board: keep it in a file for this run
         import tempfile
 

@@ -321,7 +321,9 @@ def test_the_public_status_reads_back_and_holds_no_key():
     assert parse_status(value) == {
         "encrypted": False, "owned": True, "claimable": False, "challenge": session.challenge,
         "version": (1, 2, 3), "meter_address": 12345, "generation": 2, "poll_seconds": 60, "last_poll": 1,
-        "serial": "0123456789", "made": "2019-05"}
+        "serial": "0123456789", "made": "2019-05", "key_refused": False}
     assert KEY_A not in value
+    refused = config.status(CHALLENGE, (1, 2, 3), True, False, False, 1, 2, 60, 1, None, None, True)
+    assert refused[1] == 0b1010 and parse_status(refused)["key_refused"]
     long = config.status(CHALLENGE, (0, 0, 1), False, True, True, None, 0, 5, 0, "x" * 40, "y" * 40)
     assert len(long) == 26 + 31 + 31 and parse_status(long)["claimable"]

@@ -177,6 +177,8 @@ class App:
         now = self.clock.now_ms()
         if self.settings.meter_address is None:
             mode = led_modes.NO_SETTINGS
+        elif self.settings.bindkey_refused:
+            mode = led_modes.KEY_REFUSED
         elif self.window is not None and self.window.is_open() and self.store is not None and not self.store.owners:
             mode = led_modes.CLAIM
         elif self.last_poll == POLL_OK:
@@ -235,7 +237,7 @@ class App:
         reading = self.reading
         return config.status(challenge, VERSION, owned, encrypted, claimable, self.settings.meter_address,
                              reading.generation, self.settings.poll_seconds, self.last_poll,
-                             reading.serial, reading.made)
+                             reading.serial, reading.made, self.settings.bindkey_refused)
 
     def on_connection(self, is_open):
         """A configuration connection opened or closed: connectable only while none is open."""
@@ -305,8 +307,10 @@ class App:
                 self.next_poll_ms = ticks_add(now, value * 1000)
         elif key == "KASKAD_BINDKEY":
             settings.bindkey = value
+            settings.bindkey_refused = False  # the owner chose: this key, or none
             if self.broadcaster is not None:
                 self.broadcaster.set_bindkey(value)
+                self.broadcaster.withhold(False)
         elif key == "KASKAD_NAME":
             settings.name = value
             if self.broadcaster is not None:

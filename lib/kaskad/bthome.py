@@ -232,6 +232,7 @@ class Broadcaster:
             buf[6] = _UUID_HI
         self.scan_response = b""
         self._name_packets = (b"", b"")
+        self.withheld = False  # no readings on air at all (see withhold)
         self.set_name(name)
         self.set_bindkey(bindkey)
 
@@ -266,6 +267,11 @@ class Broadcaster:
             else:
                 self._ccm.rekey(bindkey)
 
+    def withhold(self, withheld):
+        """Put no readings on air while ``withheld``: the user asked for encryption with a key
+        that cannot be used, and their readings must not go out in the clear (fail closed)."""
+        self.withheld = withheld
+
     @property
     def encrypted(self):
         return self._ccm is not None
@@ -275,8 +281,9 @@ class Broadcaster:
     def idle_packet(self):
         """The advertisement when ``packet`` has nothing: the flags and the local name, plain
         with an empty BTHome header (so HA can discover the device, with its name, under passive
-        scanning too); encrypted without one (no plaintext BTHome from a device with a key)."""
-        return self._name_packets[1 if self._ccm is not None else 0]
+        scanning too); encrypted, or while the readings are withheld (a key that cannot be used),
+        without one (no plaintext BTHome from a device that should encrypt)."""
+        return self._name_packets[1 if self._ccm is not None or self.withheld else 0]
 
     def packet(self, which):
         """Packet ``which`` (PACKET_A or PACKET_B) to put on air now, as a memoryview (or bytes);
@@ -289,6 +296,8 @@ class Broadcaster:
         The view shows a buffer that the next call rewrites: ``_bleio`` copies it when
         advertising starts; keep ``bytes(view)`` to hold on to it.
         """
+        if self.withheld:
+            return None
         if self._hold_state != _HOLD_OVER:
             return None
         if which == PACKET_B:

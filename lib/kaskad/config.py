@@ -348,11 +348,13 @@ class ConfigSession:
 
 
 def status(challenge, version, owned, encrypted, claimable, meter_address, generation,
-           poll_seconds, last_poll, serial, made):
+           poll_seconds, last_poll, serial, made, key_refused=False):
     """The public status (read, unsealed), at most STATUS_MAX bytes, little-endian:
 
         0  1  STATUS_FORMAT (1)
-        1  1  flags: bit 0 encryption on, bit 1 has an owner, bit 2 claim window open
+        1  1  flags: bit 0 encryption on, bit 1 has an owner, bit 2 claim window open,
+              bit 3 KASKAD_BINDKEY in settings.toml cannot be used: no readings are broadcast
+              until the file is fixed or the owner sets a key (or none)
         2 11  this connection's challenge
        13  3  firmware version major, minor, patch
        16  2  meter address (0: not set)
@@ -366,7 +368,7 @@ def status(challenge, version, owned, encrypted, claimable, meter_address, gener
     made = _text(made)
     out = bytearray(26 + len(serial) + len(made))
     out[0] = STATUS_FORMAT
-    out[1] = (1 if encrypted else 0) | (2 if owned else 0) | (4 if claimable else 0)
+    out[1] = (1 if encrypted else 0) | (2 if owned else 0) | (4 if claimable else 0) | (8 if key_refused else 0)
     out[2:13] = challenge
     out[13] = version[0]
     out[14] = version[1]

@@ -42,7 +42,8 @@ class TextSink:
             uptime(uptime_ms), reading.address, mirtek.GENERATION_NAMES[reading.generation] or "?",
             tariffs, value(meter.TOTAL, 3), value(meter.VOLTAGE, 2), value(meter.CURRENT, 3),
             value(meter.POWER, 2), value(meter.BATTERY, 0),
-            ("flags: " + ", ".join(flags)) if flags else "flags clear",
+            ("flags: " + ", ".join(flags)) if flags else (
+                "flags clear" if reading.flags_a is not None or reading.flags_b is not None else "flags unknown"),
             (" | stale: " + ", ".join(stale)) if stale else ""))
 
     def error(self, uptime_ms, what):

@@ -3,11 +3,13 @@
 | State                               | Pattern                                  | Period  |
 |-------------------------------------|------------------------------------------|---------|
 | settings missing (no meter address) | long on/off: 1 s on, 1 s off             | 2 s     |
+| KASKAD_BINDKEY cannot be used       | triple blink: 100 on, 150 off, x3, then off | 2 s  |
 | claim window open                   | fast blink: 100 ms on, 100 ms off        | 0.2 s   |
 | meter not answering                 | double blink: 100 on, 150 off, 100 on, then off | 2 s |
 | meter answers                       | heartbeat: 50 ms on every 2 s, plus a 50 ms blink per successful poll | 2 s |
 
-Priority when several hold: settings missing, then claim window, then the meter state.
+Priority when several hold: settings missing, then the unusable key (nothing is broadcast),
+then claim window, then the meter state.
 ``update`` writes the pin only when the level changes and allocates nothing.
 """
 
@@ -17,6 +19,7 @@ OK = 0
 NO_METER = 1
 CLAIM = 2
 NO_SETTINGS = 3
+KEY_REFUSED = 4
 
 # (on, off, on, off, ...) in ms; constants, so nothing is built per call.
 _PATTERNS = (
@@ -24,8 +27,9 @@ _PATTERNS = (
     (100, 150, 100, 1650),
     (100, 100),
     (1000, 1000),
+    (100, 150, 100, 150, 100, 1400),
 )
-_PERIODS = (2000, 2000, 200, 2000)
+_PERIODS = (2000, 2000, 200, 2000, 2000)
 FLASH_MS = 50
 
 

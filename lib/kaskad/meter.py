@@ -171,7 +171,14 @@ class MeterClient:
             action()
             return True
         except mirtek.ReplyError as error:
-            self.report("%s: %s" % (name, error.what))
+            if action == self._ping and error.what.startswith("timeout: no reply"):
+                # silence to the very first, shortest request: most likely another address (a
+                # meter answers only its own) or a head that is off the port
+                self.report("%s: %s: no meter answers at address %d; check KASKAD_METER_ADDRESS "
+                            "against the ID-xxxxx on the meter's display, and the optical head"
+                            % (name, error.what, self._address))
+            else:
+                self.report("%s: %s" % (name, error.what))
             return False
 
     def _ask(self, command, data=b""):

@@ -71,11 +71,15 @@ class Settings:
     led: str
     log: str
 
+    bindkey_refused: bool
+
     def __init__(self):
         for key, _, default, _, _, _ in SCHEMA:
             setattr(self, attribute(key), default)
         # key -> fingerprint of the file's value of that key, for override precedence
         self.file_fingerprints = {}
+        # the file holds a KASKAD_BINDKEY that cannot be used: withhold the readings (fail closed)
+        self.bindkey_refused = False
 
 
 def attribute(key):
@@ -101,20 +105,38 @@ def fingerprint(raw):
 def load(read_setting, report, file_keys=(), store=None):
     """Read every key through ``read_setting``; apply the run-time overrides kept in ``store``.
 
-    ``file_keys`` are the KASKAD_* names the file contains (to catch typos). ``report(line)``
-    receives one line per rejected value, unknown key or dropped override.
+    ``file_keys`` are the KASKAD_* names the file contains (to catch typos): a list, or the
+    ``kaskad.settings_file.FileScan`` of the file, which also gives each value as the file wrote
+    it (a rejected number is echoed as written, not as the board clamped it) and the keys the
+    board cannot see. ``report(line)`` receives one line per rejected value, unknown key or
+    dropped override.
+
+    A ``KASKAD_BINDKEY`` the file holds but that cannot be used (malformed, unreadable, or unseen
+    by the board) sets ``bindkey_refused``: the user asked for encryption, so the readings are
+    withheld rather than sent in the clear, until the file or the owner gives a usable key.
     """
     settings = Settings()
+    written = getattr(file_keys, "written", {})
     for row in SCHEMA:
         key = row[0]
         try:
             raw = read_setting(key)
         except Exception as error:  # the board raises on a value it cannot parse
-            report("%s: settings.toml value cannot be read (%s); using %s" % (key, error, _shown(row[2])))
+            report("%s%s: settings.toml value cannot be read (%s); %s" % (
+                key, _as_written(written, key), _reason(error), _instead(row)))
             raw = None
+            if row[1] == KEY:
+                settings.bindkey_refused = True
         settings.file_fingerprints[key] = fingerprint(raw)
-        if raw is not None:
-            _apply(settings, row, raw, report, "")
+        if type(raw) is int and _octal(written.get(key), raw):
+            report("%s = %s: a number with a leading 0 is octal to the board (%d); drop the 0 if you "
+                   "meant %s" % (key, written[key], raw, written[key].lstrip("+-0") or "0"))
+        if raw is not None and not _apply(settings, row, raw, report, "", written.get(key)) and row[1] == KEY:
+            settings.bindkey_refused = True
+    if "KASKAD_BINDKEY" in getattr(file_keys, "unseen", ()):
+        settings.bindkey_refused = True
+        report("KASKAD_BINDKEY is in settings.toml where the board cannot read it (see above); "
+               + _instead(spec("KASKAD_BINDKEY")))
     for key in file_keys:
         if key.startswith(_PREFIX) and spec(key) is None:
             report("%s: unknown key in settings.toml (a typo?); known keys: %s" % (key, _closest(key)))
@@ -122,6 +144,37 @@ def load(read_setting, report, file_keys=(), store=None):
         _apply_overrides(settings, store, report)
     _check_together(settings, report)
     return settings
+
+
+def _instead(row):
+    """What the board does instead of a value it cannot use."""
+    if row[1] == KEY:  # fail closed: the user asked for encryption
+        return ("no readings are broadcast until it is fixed (in settings.toml, or by the owner "
+                "over Bluetooth; \"\" for plain broadcasts)")
+    return "using " + _shown(row[2])
+
+
+def _as_written(written, key):
+    text = written.get(key)
+    return "" if text is None else " = " + text
+
+
+def _octal(text, value):
+    """Whether a number written with a leading 0 (C strtol: octal) means other than it looks."""
+    if not text:
+        return False
+    digits = text[1:] if text[0] in "+-" else text
+    if not (len(digits) > 1 and digits[0] == "0" and "0" <= digits[1] <= "9"):
+        return False
+    return _whole_number(text) != value
+
+
+def _reason(error):
+    """Why the board could not read a value, with what to do (its exceptions say little)."""
+    if isinstance(error, UnicodeError):  # mp_obj_new_str_from_vstr: a quoted value not in UTF-8
+        return "the text is not UTF-8: save the file as UTF-8"
+    text = str(error) or type(error).__name__
+    return text[:40] + ": text goes in double quotes, numbers bare"
 
 
 def validate(key, raw):
@@ -132,13 +185,15 @@ def validate(key, raw):
     return _check(row[1], raw, row[3], row[4])
 
 
-def _apply(settings, row, raw, report, origin):
+def _apply(settings, row, raw, report, origin, as_written=None):
+    """Set one value; a rejected one is reported (as the file wrote it, when known) and False."""
     key, kind, default, lowest, highest, meaning = row
     value, problem = _check(kind, raw, lowest, highest)
     if problem is None:
         setattr(settings, attribute(key), value)
         return True
-    report("%s = %r%s rejected: %s (%s); using %s" % (key, raw, origin, problem, meaning, _shown(default)))
+    shown = as_written if as_written and type(raw) is int else repr(raw)
+    report("%s = %s%s rejected: %s (%s); %s" % (key, shown, origin, problem, meaning, _instead(row)))
     return False
 
 
@@ -151,6 +206,10 @@ def _apply_overrides(settings, store, report):
         elif file_print != settings.file_fingerprints[key]:
             report("%s: settings.toml was edited after the Bluetooth override; the file wins" % key)
         elif _apply(settings, row, value, report, " (Bluetooth override)"):
+            if row[1] == KEY and settings.bindkey_refused:
+                settings.bindkey_refused = False  # the owner's key (or "no key") replaces the file's
+                report("KASKAD_BINDKEY: the owner's choice over Bluetooth is used instead; readings "
+                       "are broadcast")
             continue
         store.drop_override(key)
         changed = True
@@ -193,9 +252,9 @@ def _check(kind, raw, lowest, highest):
         if raw in LOG_LEVELS:
             return raw, None
         return None, "expected one of: " + ", ".join(LOG_LEVELS)
-    size = len(raw.encode())
+    size = len(raw.encode())  # the radio carries bytes: a Cyrillic letter takes two
     if not lowest <= size <= highest:
-        return None, "expected %d to %d characters" % (lowest, highest)
+        return None, "expected %d to %d bytes in UTF-8 (a Cyrillic letter takes 2), got %d" % (lowest, highest, size)
     return raw, None
 
 
