@@ -9,6 +9,8 @@
 #                    on CircuitPython 10.2.1 and after PR #11295, in virtual time (host/life_cases.py)
 #   make bench-cli   how long each flow of the `kaskad` tool takes against the twin
 #   make cli         .venv/bin/kaskad, the owner's command-line tool (also made by `make venv`)
+#   make mutation    plant each bug of tools/mutations.txt in a scratch copy, run its tests, print
+#                    every survivor and the kill rate (ARGS="--only ID,ID" or "--root DIR")
 #   make typecheck   mypy over code.py and lib/kaskad against the board's CircuitPython API
 #   make vm FILE=x   run a script on the MicroPython VM with the board-sized heap (tools/vm_run.py)
 #   make vm-wasm FILE=x   run it on the 32-bit WebAssembly MicroPython (31-bit small ints, as the board)
@@ -40,7 +42,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: test test-ha venv-ha run bench bench-cli cli life typecheck vm vm-wasm floats mpy install clean venv
+.PHONY: test test-ha venv-ha run bench bench-cli cli life mutation typecheck vm vm-wasm floats mpy install clean venv
 .DEFAULT_GOAL := test
 
 venv: $(STAMP) $(BIN)/kaskad
@@ -106,6 +108,9 @@ life: $(STAMP)
 
 bench-cli: $(STAMP)
 	$(PY) host/cli_bench.py
+
+mutation: $(STAMP)
+	$(PY) tools/mutate.py $(ARGS)
 
 typecheck: $(STAMP)
 	$(PY) tools/typecheck.py

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from kaskad import mirtek
+from kaskad_sim.frame import decode_frame
 
 
 def wire(text):
@@ -225,11 +226,17 @@ def test_energy_and_power_units_follow_the_config_byte(raw, config):
     assert mirtek.power_cw(raw, config) == Fraction(raw, 10 ** places) * 100000
 
 
-@given(st.integers(1, 65534), st.sampled_from(sorted(mirtek.READ_ONLY)), st.binary(max_size=1))
-def test_requests_are_well_formed_and_read_back(address, command, data):
-    if len(data) not in mirtek.READ_ONLY[command]:
-        return
+@given(st.integers(1, 65534), st.sampled_from(sorted(mirtek.READ_ONLY)), st.data())
+def test_requests_are_well_formed_and_read_back(address, command, draw):
+    length = draw.draw(st.sampled_from(mirtek.READ_ONLY[command]))
+    data = draw.draw(st.binary(min_size=length, max_size=length))
+    wrong = draw.draw(st.binary(max_size=3).filter(lambda d: len(d) not in mirtek.READ_ONLY[command]))
+    with pytest.raises(mirtek.RefusedCommand):  # a length the allowlist lacks is never sent
+        request(address, command, wrong)
     frame = request(address, command, data)
+    decoded = decode_frame(frame)  # the meter model's own decoder checks stuffing, length and CRC
+    assert (decoded.dst, decoded.src, decoded.command, bytes(decoded.data)) == (address, 0xFFFF, command, data)
+    assert decoded.is_request and not decoded.encoded
     body_stream = frame[2:-1]
     assert frame[:2] == b"\x73\x55" and frame[-1] == 0x55
     assert 0x55 not in body_stream  # a raw 0x55 inside would end the frame early
