@@ -248,3 +248,31 @@ def test_the_flags_go_stale_across_the_ticks_wrap():
     assert reading.flags(5, 30_000)  # 15 ms later, across the wrap
     assert not reading.flags(100_000, 30_000)  # 100 s later, across the wrap
     assert not reading.flags(20, 30_000)  # and for good
+
+
+class ElsewhereMeter(SimMeter):
+    """Answers from the right address, but its ping says it is another meter (a repeater, a
+    second meter on the same optical head): what it reports is not this meter's."""
+
+    def _ping_elsewhere(self, data):
+        reply = SimMeter._ping(self, data)
+        return reply[:2] + (self.address + 1).to_bytes(2, "little")
+
+    _HANDLERS = dict(SimMeter._HANDLERS)
+    _HANDLERS[mirtek.CMD_PING] = _ping_elsewhere
+
+
+def test_a_ping_reply_naming_another_address_fails_the_poll_and_publishes_nothing():
+    rig = Rig(meter_class=ElsewhereMeter)
+    assert not rig.client.poll()
+    assert any("ping: meter reports address 20110" in line for line in rig.errors), rig.errors
+    assert published(rig) == [None] * meter.FIELD_COUNT
+    assert [command for _, command, _ in rig.sent_commands()] == [mirtek.CMD_PING]  # nothing else asked
+
+
+def test_a_meter_at_another_address_gets_a_hint_and_no_other_request():
+    rig = Rig(address=20109)
+    rig.client.address = 20110
+    assert not rig.client.poll()
+    assert len(rig.errors) == 1
+    assert "no meter answers at address 20110; check KASKAD_METER_ADDRESS against the ID-xxxxx" in rig.errors[0]

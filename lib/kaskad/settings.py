@@ -300,16 +300,3 @@ def _closest(key):
         elif n == best_len:
             best.append(known)
     return ", ".join(best)
-
-
-def keys_in_file(lines):
-    """The keys a settings.toml defines before its first [table], from an iterable of lines."""
-    keys = []
-    for line in lines:
-        text = line.strip()
-        if text.startswith("["):
-            break
-        if not text or text.startswith("#") or "=" not in text:
-            continue
-        keys.append(text.split("=", 1)[0].strip())
-    return keys

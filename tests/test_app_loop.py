@@ -1,0 +1,88 @@
+"""The loop's guards, step by step: the watchdog is fed only after a step in which every stage
+succeeded, the count of failing steps starts again after a good one, and ten failing steps in a
+row reset the board; a long press forgets the owners in NVM, not only in RAM."""
+
+import microcontroller
+import pytest
+
+from kaskad import app as app_module
+from kaskad import settings
+from kaskad.app import App
+from kaskad.store import Store
+from rig import Rig
+
+OWNER = bytes(range(16))
+
+
+class Dog:
+    """microcontroller.watchdog as the loop uses it: only ``feed``."""
+
+    def __init__(self):
+        self.feeds = 0
+
+    def feed(self):
+        self.feeds += 1
+
+
+def make_app(store=None):
+    rig = Rig()
+    config = settings.load({"KASKAD_METER_ADDRESS": 20109}.get, lambda line: None)
+    resets = []
+    app = App(config, rig.uart, rig.clock, store=store, watchdog=Dog(), reset=lambda: resets.append(1))
+    return app, resets
+
+
+def breaking(app, broken):
+    """The app's stages, with the poll stage raising while ``broken[0]``."""
+    stages = list(app._stages)
+    real = stages[1]
+
+    def poll_stage():
+        if broken[0]:
+            raise RuntimeError("planted")
+        real()
+
+    stages[1] = poll_stage
+    app._stages = tuple(stages)
+
+
+def test_the_watchdog_is_fed_only_after_a_step_in_which_every_stage_succeeded(capsys):
+    app, _ = make_app()
+    broken = [True]
+    breaking(app, broken)
+    app.step()
+    assert app.watchdog.feeds == 0 and app.failed_steps == 1
+    broken[0] = False
+    app.step()
+    assert app.watchdog.feeds == 1 and app.failed_steps == 0
+    broken[0] = True
+    app.step()
+    assert app.watchdog.feeds == 1
+    assert "loop: poll: RuntimeError('planted')" in capsys.readouterr().out
+
+
+def test_ten_failing_steps_in_a_row_reset_the_board_and_a_good_step_starts_the_count_again():
+    app, resets = make_app()
+    broken = [True]
+    breaking(app, broken)
+    for _ in range(app_module.MAX_FAILED_STEPS - 1):
+        app.step()
+    broken[0] = False
+    app.step()
+    broken[0] = True
+    for _ in range(app_module.MAX_FAILED_STEPS - 1):
+        app.step()
+    assert resets == []  # 9, a good one, 9: never ten in a row
+    app.step()
+    assert resets == [1]
+
+
+def test_a_long_press_forgets_the_owners_in_nvm_too():
+    Rig()  # a fresh board
+    store = Store(microcontroller.nvm, lambda line: None)
+    store.add_owner(OWNER)
+    store.commit()
+    app, _ = make_app(store)
+    app.forget_owners()
+    assert store.owners == []
+    assert Store(microcontroller.nvm, lambda line: None).owners == []  # after a reboot as well
