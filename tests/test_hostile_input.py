@@ -55,7 +55,7 @@ CASES = [
     ("latin-1 byte in a value", A + b'KASKAD_NAME = "Z\xe4hler"\n',
      ["not UTF-8 on line 2", 'KASKAD_NAME = "Z?hler": settings.toml value cannot be read (the text is not UTF-8'], True),
     ("UTF-8 BOM", b"\xef\xbb\xbf" + A,
-     ["starts with a byte-order mark: the first key, KASKAD_METER_ADDRESS, is not seen; save it as "
+     ["starts with a byte-order mark: the first key, KASKAD_METER_ADDRESS, is not seen; save as "
       "UTF-8 without BOM", "KASKAD_METER_ADDRESS is not set"], False),
     ("BOM before a comment", b"\xef\xbb\xbf# settings\n" + A, [], True),
     ("a [section]", A + b"[kaskad]\nKASKAD_POLL_SECONDS = 30\n",

@@ -5,6 +5,7 @@ import pytest
 
 from kaskad import mirtek
 from kaskad_sim.frame import build_request
+from kaskad_sim.meter import SimMeter
 from rig import CHAR_NS, Rig
 
 PING = mirtek.CMD_PING
@@ -175,3 +176,25 @@ def test_retry_waits_for_a_quiet_line():
     first_reply_end = sent[0] + len(build_request(20109, PING)) * CHAR_NS + 30_000_000 + \
         len(rig.meter.sent[0]) * CHAR_NS
     assert sent[1] >= first_reply_end
+
+
+class EndlessMeter(SimMeter):
+    """Answers every request with start pairs without end (73 55 73 55 ...): each one starts a
+    new frame, so the receiver is always inside one and no frame is ever too long."""
+
+    def handle_frame(self, wire):
+        plan = super().handle_frame(wire)
+        if plan is None:
+            return None
+        return [(plan[0][0], b"\x73\x55" * 3000)]  # over 6 s of bytes at 9600 baud
+
+
+def test_a_reply_that_never_ends_is_given_up_at_the_hard_deadline():
+    rig = Rig(meter_class=EndlessMeter, retries=0, reply_timeout_ms=100)
+    start = rig.vclock.now_ns()
+    with pytest.raises(mirtek.ReplyError, match="torn reply|timeout"):
+        ping(rig)
+    # the reply timeout plus the longest frame's time on the wire, and not the whole stream
+    request = build_request(20109, PING)
+    limit = len(request) * CHAR_NS + 100_000_000 + mirtek.MAX_WIRE * CHAR_NS + 2 * CHAR_NS
+    assert rig.vclock.now_ns() - start <= limit

@@ -186,6 +186,20 @@ def test_foreign_address_command_and_length_are_rejected():
         mirtek.check_reply(body, len(body), 20109, mirtek.CMD_VOLTAGE, (4,))
 
 
+def test_a_params_length_that_disagrees_with_the_frame_is_rejected():
+    """A reply whose PARAMS length field is not the number of data bytes it carries, with a CRC
+    that matches (computed by the meter model's own CRC): the frame is not what it claims."""
+    from kaskad_sim.frame import mirtek_crc8
+
+    (result, body), = receive(REPLY_VOLTAGE)
+    for says in (2, 4):
+        forged = bytearray(body[:-1])
+        forged[0] = (forged[0] & 0xE0) | says  # carries 3 data bytes
+        forged.append(mirtek_crc8(bytes(forged)))
+        with pytest.raises(mirtek.ReplyError, match="length: PARAMS says %d data bytes, frame has 3" % says):
+            mirtek.check_reply(forged, len(forged), 20109, mirtek.CMD_VOLTAGE, (2, 3, 4))
+
+
 def test_bad_escape_and_torn_frames():
     assert receive(wire("73 55 03 00 73 41 55")) == [(mirtek.FEED_BAD_ESCAPE, bytes([0x03, 0x00]))]
     # a frame cut short by a new start: only the complete second frame comes out

@@ -158,7 +158,7 @@ class _State:
         result = self.result
         if self.bom_key is not None:
             report("settings.toml starts with a byte-order mark: the first key, %s, is not seen; "
-                   "save it as UTF-8 without BOM" % self.bom_key)
+                   "save as UTF-8 without BOM" % self.bom_key)
         if self.stop is not None:
             line, why = self.stop
             missed = [key for key in result.unseen if key != self.bom_key]
