@@ -24,8 +24,8 @@ class Dog:
         self.feeds += 1
 
 
-def make_app(store=None):
-    rig = Rig()
+def make_app(store=None, rig=None):
+    rig = rig or Rig()
     config = settings.load({"KASKAD_METER_ADDRESS": 20109}.get, lambda line: None)
     resets = []
     app = App(config, rig.uart, rig.clock, store=store, watchdog=Dog(), reset=lambda: resets.append(1))
@@ -78,11 +78,12 @@ def test_ten_failing_steps_in_a_row_reset_the_board_and_a_good_step_starts_the_c
 
 
 def test_a_long_press_forgets_the_owners_in_nvm_too():
-    Rig()  # a fresh board
+    rig = Rig()  # a fresh board (a new Rig would erase the NVM again)
     store = Store(microcontroller.nvm, lambda line: None)
     store.add_owner(OWNER)
     store.commit()
-    app, _ = make_app(store)
+    assert Store(microcontroller.nvm, lambda line: None).owners == [OWNER]
+    app, _ = make_app(store, rig)
     app.forget_owners()
     assert store.owners == []
     assert Store(microcontroller.nvm, lambda line: None).owners == []  # after a reboot as well
