@@ -17,6 +17,7 @@ by the same rules, and says in one short line each what the user could not guess
 |                                     | (``mp_obj_new_str_from_vstr`` raises UnicodeError, py/obj.h)   |
 | a number with a leading 0           | octal (``strtol(buf, &end, 0)`` in ``get_int``)               |
 | a number beyond 32 bits             | clamped to 2147483647 (``strtol``'s LONG_MAX)                  |
+| a CR alone as a line end (old Mac)  | no line end: ``next_line`` stops only at ``\\n``                 |
 
 ``scan(stream, report)`` reads at most ``MAX_SCAN_BYTES`` in small chunks (the file may be huge or
 have no line ends) and returns a ``FileScan``: the keys the board reads, in order; the text the
@@ -81,6 +82,7 @@ class _State:
         self.first_line = {}
         self.nul_inside = 0
         self.bom_key = None
+        self.lone_cr = 0  # a line with a CR inside: old-Mac line ends the board does not split at
 
     def feed(self, buf, n):
         line = self.line
@@ -105,6 +107,8 @@ class _State:
     def _line_done(self):
         self.number += 1
         line = bytes(self.line)
+        if not self.lone_cr and 13 in line[:-1]:
+            self.lone_cr = self.number
         if not _is_utf8(line, self.long):
             self.not_utf8.append(self.number)
         self._key_line(line)
@@ -168,6 +172,10 @@ class _State:
             else:
                 report("settings.toml line %d is a [section]: the board reads no key from there on%s"
                        % (line, _missed(missed)))
+        if self.lone_cr:
+            report("settings.toml line %d has a line break the board does not see (CR alone, an old "
+                   "Mac line end): the lines after it run together; save with LF or CRLF line ends"
+                   % self.lone_cr)
         if self.nul_inside:
             report("settings.toml line %d has a NUL byte in it (a damaged file?)" % self.nul_inside)
         if self.not_utf8:
