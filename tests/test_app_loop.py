@@ -24,9 +24,9 @@ class Dog:
         self.feeds += 1
 
 
-def make_app(store=None, rig=None):
+def make_app(store=None, rig=None, address=20109):
     rig = rig or Rig()
-    config = settings.load({"KASKAD_METER_ADDRESS": 20109}.get, lambda line: None)
+    config = settings.load({"KASKAD_METER_ADDRESS": address}.get, lambda line: None)
     resets = []
     app = App(config, rig.uart, rig.clock, store=store, watchdog=Dog(), reset=lambda: resets.append(1))
     return app, resets
@@ -47,7 +47,7 @@ def breaking(app, broken):
 
 
 def test_the_watchdog_is_fed_only_after_a_step_in_which_every_stage_succeeded(capsys):
-    app, _ = make_app()
+    app, _ = make_app(address=None)  # no meter: no exchange feeds it on the way (App._feed)
     broken = [True]
     breaking(app, broken)
     app.step()
@@ -59,6 +59,7 @@ def test_the_watchdog_is_fed_only_after_a_step_in_which_every_stage_succeeded(ca
     app.step()
     assert app.watchdog.feeds == 1
     assert "loop: poll: RuntimeError('planted')" in capsys.readouterr().out
+    assert app.failed_steps == 1
 
 
 def test_ten_failing_steps_in_a_row_reset_the_board_and_a_good_step_starts_the_count_again():
