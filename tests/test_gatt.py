@@ -23,15 +23,47 @@ class Adapter:
 
 
 class Buffer:
-    in_waiting = 0
+    """The command CharacteristicBuffer: one byte stream, ``readinto`` takes what is there."""
+
+    def __init__(self, data=b""):
+        self.data = bytearray(data)
+
+    @property
+    def in_waiting(self):
+        return len(self.data)
+
+    def readinto(self, buf):
+        n = min(len(buf), len(self.data))
+        buf[:n] = self.data[:n]
+        del self.data[:n]
+        return n
 
     def reset_input_buffer(self):
         pass
 
 
 class Service:
-    command = Buffer()
-    status = b""
+    def __init__(self, data=b""):
+        self.command = Buffer(data)
+        self.status = b""
+        self.response = None
+
+
+class Session:
+    """Records the frames it is handed; refuses an empty one and asks to disconnect, as
+    kaskad.config.ConfigSession does for a malformed frame."""
+
+    challenge = bytes(config.CHALLENGE_LEN)
+
+    def __init__(self):
+        self.frames = []
+
+    def handle(self, frame):
+        self.frames.append(bytes(frame))
+        return (b"refused", True) if not frame else (b"ok", False)
+
+    def should_disconnect(self):
+        return False
 
 
 class Clock:
@@ -43,7 +75,7 @@ def test_a_second_central_is_dropped_and_the_first_keeps_its_session():
     first, second = Link(), Link()
     adapter = Adapter((first,))
     lines, opened = [], []
-    port = ConfigPort(adapter, Service(), Clock(), lambda challenge: None,
+    port = ConfigPort(adapter, Service(b""), Clock(), lambda challenge: None,
                       lambda challenge: bytes(config.CHALLENGE_LEN), lambda n: bytes(n), opened.append, lines.append)
     port.tick(0)
     adapter.connections = (first, second)
@@ -51,3 +83,25 @@ def test_a_second_central_is_dropped_and_the_first_keeps_its_session():
     assert second.dropped and not first.dropped
     assert port.busy and opened == [True]
     assert "config: a second connection; dropping it" in lines
+
+
+def port_with(data):
+    session = Session()
+    service = Service(data)
+    port = ConfigPort(Adapter((Link(),)), service, Clock(), lambda challenge: session,
+                      lambda challenge: bytes(config.CHALLENGE_LEN), lambda n: bytes(n), lambda is_open: None,
+                      lambda line: None)
+    port.tick(0)
+    return session, service, port
+
+
+def test_a_frame_length_of_0_or_over_the_maximum_is_refused_at_once():
+    for length in (0, config.FRAME_MAX + 1, 255):
+        session, service, _ = port_with(bytes((length,)) + bytes(range(40)))
+        assert session.frames == [b""] and service.response == b"refused", length
+
+
+def test_a_frame_of_the_maximum_length_is_handed_over_whole():
+    frame = bytes(range(1, config.FRAME_MAX + 1))
+    session, service, _ = port_with(bytes((config.FRAME_MAX,)) + frame)
+    assert session.frames == [frame] and service.response == b"ok"
