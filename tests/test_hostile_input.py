@@ -73,7 +73,7 @@ CASES = [
       "KASKAD_METER_ADDRESS is not set"], False),
     ("two numbers", b"KASKAD_METER_ADDRESS = 20109 20110\n",
      ["KASKAD_METER_ADDRESS = 20109 20110: settings.toml value cannot be read (Invalid format: text goes in double quotes"], False),
-    ("true as a number", A + b"KASKAD_POLL_SECONDS = true\n", ["KASKAD_POLL_SECONDS = True rejected: expected a whole number"], True),
+    ("true as a number", A + b"KASKAD_POLL_SECONDS = true\n", ["KASKAD_POLL_SECONDS = true rejected: expected a whole number"], True),
     ("a float", A + b"KASKAD_POLL_SECONDS = 1.5e3\n", ["KASKAD_POLL_SECONDS = 1.5e3: settings.toml value cannot be read"], True),
     ("a bad \\u escape", A + b'KASKAD_NAME = "\\uZZZZ"\n', ['KASKAD_NAME = "\\uZZZZ": settings.toml value cannot be read'], True),
     ("a pin with a blank", A + b'KASKAD_UART_TX = " TX"\n', ["pin ' TX' does not exist on this board; using TX"], True),

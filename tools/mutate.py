@@ -94,8 +94,10 @@ def main(argv=None):
         killed, survivors, skipped = [], [], []
         for m in mutations:
             path = os.path.join(scratch, m.path)
-            with open(path, encoding="utf-8") as f:
-                original = f.read()
+            original = ""
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as f:
+                    original = f.read()
             tests = [t for t in m.tests if os.path.exists(os.path.join(scratch, "tests", t))]
             if original.count(m.before) != 1 or not tests:
                 skipped.append(m)

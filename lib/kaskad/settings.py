@@ -192,7 +192,7 @@ def _apply(settings, row, raw, report, origin, as_written=None):
     if problem is None:
         setattr(settings, attribute(key), value)
         return True
-    shown = as_written if as_written and type(raw) is int else repr(raw)
+    shown = as_written if as_written and (type(raw) is int or type(raw) is bool) else repr(raw)
     report("%s = %s%s rejected: %s (%s); %s" % (key, shown, origin, problem, meaning, _instead(row)))
     return False
 
