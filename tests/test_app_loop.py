@@ -88,3 +88,4 @@ def test_a_long_press_forgets_the_owners_in_nvm_too():
     app.forget_owners()
     assert store.owners == []
     assert Store(microcontroller.nvm, lambda line: None).owners == []  # after a reboot as well
+

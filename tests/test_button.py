@@ -41,3 +41,14 @@ def test_late_poll_uses_event_timestamps():
     _harness.button_release("SWITCH", at_ns=2_000_000_000)
     time.sleep(30)
     assert b.poll(clock.now_ms()) == button.SHORT
+
+
+def test_a_long_press_seen_only_after_its_release_is_still_long():
+    """The loop was busy (a slow poll) for the whole press: both events arrive in one poll, and
+    their timestamps say 6 s: that is a long press, not a short one."""
+    b, clock = _setup()
+    _harness.button_press("SWITCH", at_ns=1_000_000_000)
+    _harness.button_release("SWITCH", at_ns=7_000_000_000)
+    time.sleep(8)
+    assert b.poll(clock.now_ms()) == button.LONG
+    assert b.poll(clock.now_ms()) == button.NONE
