@@ -1,8 +1,16 @@
 """The configuration port with more than one link: the first central keeps the session, any other
 link is dropped at once (one configuration connection at a time)."""
 
+import _bleio
 from kaskad import config
-from kaskad.gatt import ConfigPort
+
+
+def ConfigPort(*args):
+    """kaskad.gatt.ConfigPort, imported with the radio on, as code.py leaves it (gatt's UUIDs need
+    it; the radio is off at power-on and every test starts from a fresh board)."""
+    _bleio.adapter.enabled = True
+    from kaskad.gatt import ConfigPort as Port
+    return Port(*args)
 
 
 class Link:
