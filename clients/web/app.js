@@ -8,8 +8,9 @@
   const P = window.KaskadProtocol;
   const STORAGE = "kaskad-ble.owner-keys.v1";
   const STATUS_EVERY_MS = 2000;  // the public status is re-read this often while connected
-  const ANSWER_WITHIN_MS = 5000; // a frame not answered by then: the link is taken as lost
-  const SESSION_WITHIN_MS = 5000;
+  const ANSWER_WITHIN_MS = 30000; // a frame not answered by then: taken as lost (a poll of a
+                                 // silent meter can hold the board's loop for many seconds)
+  const SESSION_WITHIN_MS = 30000;
   const CONNECTION_LIMIT_MS = 300000; // the device ends every connection after 5 minutes
 
   const $ = (id) => document.getElementById(id);
@@ -49,12 +50,14 @@
     }
   }
   function saveKeys(keys) { localStorage.setItem(STORAGE, JSON.stringify({format: "kaskad-ble owner keys", version: 1, keys})); }
-  function addKey(entry) {
+  // Keeps a key; ``use``: make it the key this page seals with (a claimed one, not one made
+  // for another owner).
+  function addKey(entry, use) {
     const keys = loadKeys();
     const same = keys.find((k) => k.key === entry.key);
     if (same) Object.assign(same, entry); else keys.push(entry);
     saveKeys(keys);
-    showKeys(entry.key);
+    showKeys(use ? entry.key : undefined);
   }
   function label(k) {
     return (k.name || "device") + " — " + (k.role || "key") + " " + k.key.slice(0, 4) + "…" + (k.saved ? " (" + k.saved.slice(0, 10) + ")" : "");
@@ -68,6 +71,7 @@
       const none = document.createElement("option");
       none.value = ""; none.textContent = "no key yet (claim a device or import a key)";
       select.appendChild(none);
+      refreshControls();
       return;
     }
     for (const k of keys) {
@@ -77,6 +81,7 @@
     }
     const forDevice = state.device && keys.find((k) => k.device === state.device.id && k.role !== "pending");
     select.value = keys.some((k) => k.key === previous) ? previous : (forDevice ? forDevice.key : keys[0].key);
+    refreshControls();
   }
   function selectedKey() {
     const value = $("key-select").value;
@@ -138,7 +143,8 @@
     $("btn-reconnect").disabled = on || !state.device || state.busy > 0;
     const st = state.status;
     $("btn-claim").disabled = !on || state.busy > 0 || !st || st.owned;
-    for (const el of document.querySelectorAll(".owner-only")) el.disabled = !on || state.busy > 0 || !st || !st.owned;
+    const mayCommand = on && state.busy === 0 && !!st && st.owned && !!selectedKey();
+    for (const el of document.querySelectorAll(".owner-only")) el.disabled = !mayCommand;
     if (!on) setLink(state.device ? "disconnected" : "not connected", "off");
     else if (state.busy) setLink("working…", "busy");
     else setLink(state.proven ? "connected as owner" : "connected", state.proven ? "owner" : "on");
@@ -164,7 +170,8 @@
     device.addEventListener("gattserverdisconnected", onDisconnected);
     $("device-name").textContent = (device.name || "unnamed device") + " · id " + device.id;
     log("chose " + (device.name || "an unnamed device"));
-    showKeys();
+    const mine = loadKeys().find((k) => k.device === device.id && k.role !== "pending");
+    showKeys(mine ? mine.key : undefined);
     await openLink();
   }
 
@@ -193,8 +200,7 @@
           (status.claimable ? ", claim window open" : ""));
       state.timer = setInterval(refreshStatus, STATUS_EVERY_MS);
       if (status.owned && selectedKey()) {
-        state.busy--;
-        try { await ownerStatus(); } finally { state.busy++; }
+        ownerStatus().catch(() => {}); // proves the key at once (the device waits 30 s at most)
       } else if (status.owned) {
         notice("This device has an owner and this browser has no key for it. Import the owner's key, or hold the board's button for 5 s and claim it.");
       } else if (status.claimable) {
@@ -218,7 +224,7 @@
     for (;;) {
       const status = await readStatus();
       if (status.sessionReady) return status;
-      if (Date.now() > until) throw new Error("the device gave this connection no challenge within 5 s");
+      if (Date.now() > until) throw new Error("the device gave this connection no challenge within " + SESSION_WITHIN_MS / 1000 + " s");
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -250,7 +256,7 @@
   function nextFrame() {
     if (state.inbox.length) return Promise.resolve(state.inbox.shift());
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { state.waiter = null; reject(new Error("no answer within 5 s")); }, ANSWER_WITHIN_MS);
+      const timer = setTimeout(() => { state.waiter = null; reject(new Error("no answer within " + ANSWER_WITHIN_MS / 1000 + " s")); }, ANSWER_WITHIN_MS);
       state.waiter = {resolve: (f) => { clearTimeout(timer); resolve(f); },
                       reject: (e) => { clearTimeout(timer); reject(e); }};
     });
@@ -296,8 +302,11 @@
 
   function session() {
     if (!connected()) throw new Error("not connected");
-    if (!state.session || state.session.challenge.join() !== state.status.challenge.join() ||
-        P.toHex(state.session.key) !== P.toHex(selectedKey() || new Uint8Array(16))) {
+    // A connection is bound to the key of its first sealed command: another key selected later
+    // is used from the next connection on.
+    const fresh = !state.session || state.session.challenge.join() !== state.status.challenge.join();
+    const unused = state.session && state.session.seq === 0 && state.session.expected.length === 0;
+    if (fresh || (unused && P.toHex(state.session.key) !== P.toHex(selectedKey() || new Uint8Array(16)))) {
       const key = selectedKey();
       if (!key) throw new Error("no owner key for this device in this browser: import one, or claim the device");
       state.session = new P.Session(key, state.status.challenge);
@@ -321,9 +330,10 @@
         }
         state.proven = true;
         if (code !== 0) throw new P.Answer(code);
-        log(what + ": done");
+        if (what) log(what + ": done");
         return data;
       } catch (error) {
+        what = what || "owner status";
         let text = what + ": " + error.message;
         if (error instanceof P.Refused) {
           text = what + ": " + error.message + " — the device disconnects";
@@ -345,7 +355,7 @@
     const key = crypto.getRandomValues(new Uint8Array(16));
     const hex = P.toHex(key);
     const entry = {key: hex, role: "pending", name: state.device.name || "device", device: state.device.id, saved: new Date().toISOString()};
-    addKey(entry); // kept before it is sent: a lost answer must not lose the key the device may hold
+    addKey(entry, true); // kept before it is sent: a lost answer must not lose the key the device may hold
     try {
       await exclusive(async () => {
         const s = new P.Session(key, st.challenge);
@@ -353,7 +363,7 @@
         const [code] = await s.open(await send(s.claim()[0]));
         if (code !== 0) throw new P.Answer(code);
       });
-      addKey(Object.assign(entry, {role: "claimed"}));
+      addKey(Object.assign(entry, {role: "claimed"}), true);
       state.proven = true;
       log("claimed: this browser's key is the owner key (export it to keep a copy)");
       notice("Claimed. This browser now holds the owner key: export it to keep a copy.", true);
@@ -369,8 +379,8 @@
     }
   }
 
-  async function ownerStatus() {
-    const data = await command("owner status", P.commands.status());
+  async function ownerStatus(quiet) {
+    const data = await command(quiet ? null : "owner status", P.commands.status());
     const [owners, slot, overrides] = data;
     state.owners = {owners, slot, overrides};
     const entry = loadKeys().find((k) => k.key === P.toHex(state.session.key));
@@ -436,6 +446,7 @@
         await run(value);
         for (const input of $(formId).querySelectorAll("input")) delete input.dataset.edited;
         await refreshStatus();
+        if (connected()) await ownerStatus(true); // the overrides count changed
       } catch (error) { /* already shown */ }
     });
   }
@@ -448,7 +459,10 @@
     $("btn-reconnect").addEventListener("click", () => { if (state.device) openLink(); });
     $("btn-disconnect").addEventListener("click", () => { log("disconnecting"); disconnect(); });
     $("btn-claim").addEventListener("click", claim);
-    $("key-select").addEventListener("change", () => { state.session = null; });
+    $("key-select").addEventListener("change", () => {
+      if (state.proven) log("the selected key is used from the next connection on (this one is bound to its key)");
+      refreshControls();
+    });
 
     onForm("form-address", "err-address", () => P.check.address($("in-address").value),
       (n) => command("set meter address " + n, P.commands.setAddress(n)));
