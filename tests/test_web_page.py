@@ -172,13 +172,19 @@ class Browser:
         self.until(lambda: self.text("link-state").startswith("connected"), "connected")
         self.until(lambda: self.text("st-version") != "–", "the status shown")
 
-    def screenshot(self, path, phone=True):
+    def screenshot(self, path, phone=True, whole_page=False):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         import base64
 
         if phone:
             self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
-        shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+        self.driver.execute_script("window.scrollTo(0, 0)")
+        args = {"format": "png"}
+        if whole_page:
+            height = self.driver.execute_script("return document.documentElement.scrollHeight")
+            width = self.driver.execute_script("return document.documentElement.clientWidth")
+            args.update(captureBeyondViewport=True, clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1})
+        shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", args)
         with open(path, "wb") as out:
             out.write(base64.b64decode(shot["data"]))
         if phone:
@@ -255,7 +261,8 @@ def test_claim_then_the_meter_address_set_in_the_page_is_where_the_next_poll_goe
         "return performance.getEntriesByType('resource').map(e => e.name).concat([location.href])")
     assert resources and all(url.startswith("file://") for url in resources), resources
 
-    page.screenshot(os.path.join(OUT, "configurator-phone.png"))
+    page.screenshot(os.path.join(OUT, "configurator-phone.png"))  # docs/web-configurator.png
+    page.screenshot(os.path.join(OUT, "configurator-phone-whole-page.png"), whole_page=True)
     width = page.driver.execute_script("return document.documentElement.scrollWidth")
     assert width <= 1000
 
