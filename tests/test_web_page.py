@@ -354,6 +354,14 @@ def test_a_lost_connection_midway_applies_nothing_and_the_page_says_so(browsers,
     page.until(lambda: page.text("link-state") == "connected as owner", "reconnected as owner")
     assert page.text("st-overrides") == "0"  # nothing half-applied
     assert scan_name(twin) == "KASKAD 20109"
+    # lost right after the last (here the only) frame left: the page cannot know; the status tells
+    page.type("in-poll", 30)
+    twin.drop_link(after_writes=1)
+    page.submit("form-poll")
+    page.until(lambda: "may or may not have applied it" in page.text("notice"), "the uncertainty reported")
+    page.click("btn-reconnect")
+    page.until(lambda: page.text("link-state") == "connected as owner", "reconnected as owner")
+    assert page.text("st-poll") == "60 s"  # the board dropped the frame with the link
     page.submit("form-name")
     page.until(lambda: "set name \"Meter in the garage\": done" in page.log(), "the name set")
     page.until(lambda: scan_name(twin) == "Meter in the garage", "the new name on air")
