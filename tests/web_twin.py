@@ -1,6 +1,6 @@
 """The device twin behind a browser: the real code.py in real time, reachable over a WebSocket.
 
-    twin = WebTwin(tmp_path, settings_text, meter)   # boots code.py in a thread, real time
+    twin = WebTwin(tmp_path, settings_text, meter)   # the board's life in a thread, real time
     twin.url                                          # ws://127.0.0.1:PORT for the page's bridge
     twin.stop()
 
@@ -16,7 +16,10 @@ Requests ``{"id", "op", ...}`` -> ``{"id", "ok": true, "result"}`` or ``{"id", "
 "name": DOMException name, "message"}``. Events: ``{"event": "notify", "uuid", "hex"}``,
 ``{"event": "disconnected"}``.
 
-Nothing here speaks the owner protocol: frames pass through as bytes.
+The board lives its whole life (host/supervisor_loop.py: power-on, the supervisor's wait, resets
+such as a REBOOT asked over the air, the watchdog) with the NVM in a file, so what the owner set
+survives a reboot as on the board. Nothing here speaks the owner protocol: frames pass through as
+bytes.
 """
 
 import json
@@ -26,7 +29,6 @@ import time
 
 import _harness
 import _vclock
-import boot
 from kaskad_sim.wire import SimWire
 from websockets.sync.server import serve
 
@@ -118,6 +120,8 @@ class WebTwin:
         self.wires = []  # one SimWire per boot: every request the board sent to the meter
         self.adverts = []  # (t_s, adv, scan, connectable) of every advertisement put on air
         self.boots = 0
+        self.events = []  # the supervisor's (kind, t_s, fields): boot, reset, ...
+        self.life = None
         self.requests = queue.Queue()
         self.pages = []
         self.error = None
@@ -134,24 +138,30 @@ class WebTwin:
 
     # --- the board -----------------------------------------------------------------------------
     def _run_board(self):
+        """The board's whole life (supervisor_loop.Life: boots, resets, safe mode) in real time."""
+        from supervisor_loop import Life
+
         try:
-            while not self._stop.is_set():
-                _harness.reset(realtime=True)
-                _harness.set_settings_path(str(self.settings))
-                _harness.set_nvm_file(str(self.nvm))
-                self.wire = SimWire(self.meter)
-                self.wires.append(self.wire)
-                _harness.attach_far_end("TX", "RX", self.wire)
-                _harness.on_ble_advertise(self._on_air)
-                self.boots += 1
-                try:
-                    boot.run_code_py()
-                except _harness.HostReset:
-                    continue  # the board resets and boots code.py again (same NVM, same meter)
-                except _harness.HostStop:
-                    break
+            self.life = Life(str(self.settings), on_boot=self._wire, on_event=self._on_event, realtime=True)
+            self.life.run(10 ** 6)  # until the test stops it (the hook raises HostStop)
         except BaseException as error:  # a crash of the twin fails the test that waits on it
             self.error = error
+
+    def _wire(self):
+        """After power-on, each reset and each reload: settings, NVM, the meter, the radio's log."""
+        _harness.set_settings_path(str(self.settings))
+        _harness.set_nvm_file(str(self.nvm))
+        self.wire = SimWire(self.meter)
+        self.wires.append(self.wire)
+        _harness.attach_far_end("TX", "RX", self.wire)
+        _harness.on_ble_advertise(self._on_air)
+
+    def _on_event(self, kind, t_s, fields):
+        self.events.append((kind, t_s, fields))
+        if kind == "boot":
+            self.boots += 1
+        elif kind in ("safe_mode", "traceback", "hang"):
+            self.error = AssertionError("the board's life went wrong: %s %r" % (kind, fields))
 
     def _on_air(self, entry):
         t_ns, adv, scan, _extended, connectable = entry
@@ -200,9 +210,15 @@ class WebTwin:
             self._flush()
             remaining = (target_ns - clock.now_ns()) / 1e9 if clock.realtime else 0
             try:
-                page, request = self.requests.get(timeout=max(0.0, remaining - 0.0005)) \
-                    if remaining > 0.001 else self.requests.get_nowait()
+                if remaining > 0.001:  # serve the centrals until the firmware's sleep is over
+                    page, request = self.requests.get(timeout=min(remaining - 0.0005, 0.1))
+                else:
+                    page, request = self.requests.get_nowait()
             except queue.Empty:
+                if self._stop.is_set():
+                    raise _harness.HostStop("the test is over")
+                if remaining > 0.1:
+                    continue
                 break
             self._do(page, request)
             if self._stop.is_set():
