@@ -59,7 +59,8 @@ def settings_text():
 @pytest.fixture
 def twin(tmp_path, settings_text):
     browser_missing()
-    board = WebTwin(tmp_path, settings_text, SimMeter(address=METER_ADDRESS))
+    # the meter's terminal cover seal is open (status byte A, bit 1: kaskad.mirtek.FLAGS)
+    board = WebTwin(tmp_path, settings_text, SimMeter(address=METER_ADDRESS, flags_a=0x02))
     yield board
     board.stop()
     assert board.error is None, board.error
@@ -254,6 +255,14 @@ def test_claim_then_the_meter_address_set_in_the_page_is_where_the_next_poll_goe
     assert after and all(dst == METER_ADDRESS for dst, _ in after), after
     assert page.text("st-last-poll") == "yes"
     assert page.text("st-made") == "04.10.2017"
+    from kaskad import config
+
+    if hasattr(config, "OP_METER"):  # the owner's METER command (docs/owner-protocol.md)
+        page.until(lambda: page.text("st-meter-flags") == "terminal cover seal open", "the meter's flag shown")
+        assert page.text("st-meter-age").endswith(" s ago")
+    else:  # a firmware without it answers UNKNOWN_COMMAND, and the page says so quietly
+        page.until(lambda: page.text("st-meter-flags") == "not in this firmware", "no METER in this firmware")
+        assert "UNKNOWN_COMMAND" not in page.text("notice")
     assert "set meter address 31337: done" in page.log()
 
     # nothing came from anywhere but the page's own folder

@@ -12,12 +12,14 @@
                                  // silent meter can hold the board's loop for many seconds)
   const SESSION_WITHIN_MS = 30000;
   const CONNECTION_LIMIT_MS = 300000; // the device ends every connection after 5 minutes
+  const METER_EVERY_MS = 5000;   // the owner's METER answer is asked this often (a sealed
+                                 // command: at most 60 of the 255 a connection may send)
 
   const $ = (id) => document.getElementById(id);
   const state = {
     device: null, chars: null, session: null, proven: false, status: null, connectedAt: 0,
     inbox: [], waiter: null, queue: Promise.resolve(), busy: 0, timer: null, reading: false,
-    lastRead: 0, owners: null,
+    lastRead: 0, owners: null, meter: null, meterSupported: null, lastMeter: 0,
   };
 
   // --- log and notices -------------------------------------------------------------------------
@@ -195,6 +197,8 @@
       state.connectedAt = Date.now();
       state.proven = false;
       state.owners = null;
+      state.meter = null;
+      state.meterSupported = null;
       const status = await waitForSession();
       log("connected: firmware " + status.version + ", " + (status.owned ? "has an owner" : "no owner") +
           (status.claimable ? ", claim window open" : ""));
@@ -241,7 +245,12 @@
   async function refreshStatus() {
     if (!connected() || state.reading) return;
     state.reading = true;
-    try { await readStatus(); } catch (error) {
+    try {
+      await readStatus();
+      if (state.proven && state.meterSupported && state.busy === 0 && Date.now() - state.lastMeter >= METER_EVERY_MS) {
+        await meterStatus();
+      }
+    } catch (error) {
       if (connected()) log("status read failed: " + error.message, true);
     } finally { state.reading = false; refreshControls(); }
   }
@@ -316,7 +325,8 @@
 
   // Runs one sealed command; returns its data on OK. Every other outcome is logged with its
   // meaning and thrown.
-  async function command(what, [opcode, args, staged]) {
+  // ``quietCodes``: answers returned as [code] instead of thrown (a firmware without METER).
+  async function command(what, [opcode, args, staged], quietCodes) {
     return exclusive(async () => {
       let frames, sentLast = false;
       try {
@@ -329,11 +339,12 @@
           if (code !== 0) break;
         }
         state.proven = true;
+        if (code !== 0 && quietCodes && quietCodes.includes(code)) return [code];
         if (code !== 0) throw new P.Answer(code);
         if (what) log(what + ": done");
         return data;
       } catch (error) {
-        what = what || "owner status";
+        what = what || "status";
         let text = what + ": " + error.message;
         if (error instanceof P.Refused) {
           text = what + ": " + error.message + " — the device disconnects";
@@ -388,7 +399,23 @@
       addKey(Object.assign(entry, {device: state.device.id, name: state.device.name || entry.name, role: entry.role === "pending" ? "claimed" : entry.role}));
     }
     showStatus();
+    if (state.meterSupported !== false) await meterStatus();
     return state.owners;
+  }
+
+  // The meter's state (METER, 0x14): last answer and its status flags. A firmware without it
+  // answers UNKNOWN_COMMAND: then the page stops asking.
+  async function meterStatus() {
+    const data = await command(null, P.commands.meter(), [16]);
+    state.lastMeter = Date.now();
+    if (Array.isArray(data)) {
+      state.meterSupported = false;
+      log("this firmware has no METER command: no meter flags shown");
+    } else {
+      state.meterSupported = true;
+      state.meter = P.parseMeter(data);
+    }
+    showStatus();
   }
 
   // --- the status on screen --------------------------------------------------------------------
@@ -408,6 +435,15 @@
     put("st-address", st.meterAddress === null ? "not set" : String(st.meterAddress), st.meterAddress === null ? "bad" : "");
     put("st-last-poll", {0: "no poll yet", 1: "yes", 2: "no (last poll failed)"}[st.lastPoll] || "code " + st.lastPoll,
         st.lastPoll === 1 ? "good" : (st.lastPoll === 2 ? "bad" : ""));
+    const m = state.meter;
+    if (state.meterSupported === false) {
+      put("st-meter-age", "–"); put("st-meter-flags", "not in this firmware");
+    } else if (m) {
+      put("st-meter-age", m.ageSeconds === null ? "not since the board started" : m.ageSeconds + " s ago",
+          m.ageSeconds === null ? "bad" : "");
+      put("st-meter-flags", !m.flagsValid ? "not read yet" : (m.raised.length ? m.raised.map((f) => f.text).join(", ") : "none raised"),
+          m.raised.length ? "bad" : (m.flagsValid ? "good" : ""));
+    }
     put("st-serial", st.serial || "unknown");
     put("st-made", st.made || "unknown");
     put("st-generation", P.GENERATIONS[st.generation] || String(st.generation));

@@ -21,7 +21,7 @@
   const MAX_OWNERS = 4;
 
   const OP = {
-    STAGE: 0x01, STATUS: 0x10, POLL_NOW: 0x11, REBOOT: 0x12, FACTORY_RESET: 0x13,
+    STAGE: 0x01, STATUS: 0x10, POLL_NOW: 0x11, REBOOT: 0x12, FACTORY_RESET: 0x13, METER: 0x14,
     SET_ADDRESS: 0x20, SET_POLL: 0x21, SET_BINDKEY: 0x22, CLEAR_BINDKEY: 0x23, SET_NAME: 0x24,
     SET_ADV: 0x25, ADD_OWNER: 0x30, REMOVE_OWNER: 0x31,
   };
@@ -161,6 +161,28 @@
     };
   }
 
+  // --- the METER answer: last poll, seconds since the meter last answered, its flags ----------
+  // (name in kaskad.mirtek.FLAGS, byte 1 = A / 2 = B, bit, what it means)
+  const METER_FLAGS = [
+    ["seal_terminal_open", 1, 1, "terminal cover seal open"],
+    ["seal_case_open", 1, 2, "case seal open"],
+    ["seal_module_open", 1, 3, "module seal open"],
+    ["magnet_dc", 1, 4, "DC magnetic field"],
+    ["magnet_ac", 1, 5, "AC magnetic field"],
+    ["emergency", 2, 5, "emergency"],
+    ["imbalance", 2, 7, "current imbalance"],
+    ["relay_open", 2, 3, "load relay open"],
+  ];
+
+  function parseMeter(data) {
+    if (data.length < 8) throw new BadResponse("a METER answer has 8 bytes, not " + data.length);
+    const age = (data[1] | data[2] << 8 | data[3] << 16) + data[4] * 0x1000000;
+    const valid = !!(data[7] & 1);
+    const raised = valid ? METER_FLAGS.filter(([, which, bit]) => (which === 1 ? data[5] : data[6]) >> bit & 1) : [];
+    return {lastPoll: data[0], ageSeconds: age === 0xFFFFFFFF ? null : age, flagsA: data[5], flagsB: data[6],
+            flagsValid: valid, raised: raised.map(([name, , , text]) => ({name, text}))};
+  }
+
   // --- one connection: the challenge, the sequence numbers, sealing and opening -------------
   function claimFrame(key) {
     if (key.length !== KEY_LEN) throw new RangeError("an owner key is 16 bytes");
@@ -218,6 +240,7 @@
     pollNow: () => [OP.POLL_NOW],
     reboot: () => [OP.REBOOT],
     factoryReset: () => [OP.FACTORY_RESET],
+    meter: () => [OP.METER],
     setAddress: (n) => [OP.SET_ADDRESS, u16(n)],
     setPoll: (s) => [OP.SET_POLL, u32(s)],
     setBindkey: (key) => [OP.SET_BINDKEY, null, key],
@@ -231,7 +254,7 @@
   const api = {
     SERVICE_UUID, STATUS_UUID, COMMAND_UUID, RESPONSE_UUID, T_CLAIM, T_COMMAND, T_RESPONSE,
     T_REFUSAL, CHALLENGE_LEN, KEY_LEN, FRAME_MAX, MAX_OWNERS, OP, CODES, LIMITS, GENERATIONS,
-    LAST_POLL, describe, check, toHex, fromHex, concat, writes, parseStatus, claimFrame, Session,
+    LAST_POLL, METER_FLAGS, parseMeter, describe, check, toHex, fromHex, concat, writes, parseStatus, claimFrame, Session,
     commands, Refused, Answer, BadResponse,
   };
   if (typeof module !== "undefined" && module.exports) module.exports = api;
