@@ -33,6 +33,8 @@ from kaskad_sim.wire import SimWire
 from websockets.sync.server import serve
 
 BASE_UUID = "-0000-1000-8000-00805f9b34fb"
+STATUS_UUID = "fd6a6a7f-dc80-4975-8990-114ecbf30c46"
+COMMAND_UUID = "fd6a6a7f-dc80-4975-8990-114ecbf30c47"
 CONNECT_WITHIN_S = 10.0  # Chrome gives up a connection attempt after about 10 s
 CHOOSER_WITHIN_S = 10.0  # how long the "user" waits in the chooser for the device to show up
 
@@ -99,6 +101,8 @@ class Page:
         self.send_lock = threading.Lock()
         self.writes = 0  # command writes delivered to the device
         self.drop_after_writes = None  # test hook: end the link after this many writes
+        self.stream = bytearray()  # this connection's command writes, joined (for tests to read)
+        self.challenge = None  # this connection's challenge, from the last status it read
 
     def send(self, message):
         with self.send_lock:
@@ -272,6 +276,8 @@ class WebTwin:
                     raise BridgeError("NetworkError", "Connection attempt failed.")
                 return self._retry(page, request)
             page.was_connected = True
+            page.stream = bytearray()
+            page.challenge = None
             return None
         if op == "disconnect":
             central.disconnect()
@@ -294,10 +300,15 @@ class WebTwin:
                     "writeWithoutResponse": bool(props & c.WRITE_NO_RESPONSE),
                     "notify": bool(props & c.NOTIFY), "indicate": bool(props & c.INDICATE)}
         if op == "read":
-            return central.read(request["uuid"]).hex()
+            value = central.read(request["uuid"])
+            if request["uuid"] == STATUS_UUID and len(value) >= 13 and any(value[2:13]):
+                page.challenge = bytes(value[2:13])  # config.status: the challenge at 2..12
+            return value.hex()
         if op == "write":
             central.write(request["uuid"], bytes.fromhex(request["hex"]), response=bool(request.get("response", True)))
             page.writes += 1
+            if request["uuid"] == COMMAND_UUID:
+                page.stream += bytes.fromhex(request["hex"])
             if page.drop_after_writes is not None and page.writes >= page.drop_after_writes:
                 page.drop_after_writes = None
                 central.disconnect()  # the link is lost right after this write reached the board

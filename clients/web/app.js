@@ -248,7 +248,7 @@
     try {
       await readStatus();
       if (state.proven && state.meterSupported && state.busy === 0 && Date.now() - state.lastMeter >= METER_EVERY_MS) {
-        await meterStatus();
+        await meterStatus(true);
       }
     } catch (error) {
       if (connected()) log("status read failed: " + error.message, true);
@@ -298,9 +298,12 @@
     return nextFrame();
   }
 
-  // One step at a time: a command's frames and answers never interleave with another's.
-  function exclusive(work) {
+  // One step at a time: a command's frames and answers never interleave with another's. A
+  // background step (the periodic METER) leaves the buttons as they are: a tap is never lost to a
+  // button disabled for a moment; what the person asks for queues behind it.
+  function exclusive(work, background) {
     const run = state.queue.then(async () => {
+      if (background) return work();
       state.busy++;
       refreshControls();
       try { return await work(); } finally { state.busy--; refreshControls(); }
@@ -326,7 +329,7 @@
   // Runs one sealed command; returns its data on OK. Every other outcome is logged with its
   // meaning and thrown.
   // ``quietCodes``: answers returned as [code] instead of thrown (a firmware without METER).
-  async function command(what, [opcode, args, staged], quietCodes) {
+  async function command(what, [opcode, args, staged], quietCodes, background) {
     return exclusive(async () => {
       let frames, sentLast = false;
       try {
@@ -357,7 +360,7 @@
         fail(text);
         throw error;
       }
-    });
+    }, background);
   }
 
   async function claim() {
@@ -405,8 +408,8 @@
 
   // The meter's state (METER, 0x14): last answer and its status flags. A firmware without it
   // answers UNKNOWN_COMMAND: then the page stops asking.
-  async function meterStatus() {
-    const data = await command(null, P.commands.meter(), [16]);
+  async function meterStatus(background) {
+    const data = await command(null, P.commands.meter(), [16], background);
     state.lastMeter = Date.now();
     if (Array.isArray(data)) {
       state.meterSupported = false;
