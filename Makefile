@@ -14,6 +14,9 @@
 #   make typecheck   mypy over code.py and lib/kaskad against the board's CircuitPython API
 #   make vm FILE=x   run a script on the MicroPython VM with the board-sized heap (tools/vm_run.py)
 #   make vm-wasm FILE=x   run it on the 32-bit WebAssembly MicroPython (31-bit small ints, as the board)
+#   make heap        the firmware's heap in use on the 32-bit (wasm) and 64-bit VMs, .py and .mpy:
+#                    after boot, with the loop running, after 1000 polls, smallest heap; the
+#                    budget and per-module import costs (tools/heap_table.py, issue 13; ~8 min)
 #   make floats      list float literals, true divisions and float() calls in the firmware
 #   make mpy         compile the firmware with mpy-cross into build/mpy and show the .mpy sizes
 #   make install CIRCUITPY=/media/you/CIRCUITPY   copy code.py, lib/kaskad compiled to .mpy
@@ -42,7 +45,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: test test-ha venv-ha run bench bench-cli cli life mutation typecheck vm vm-wasm floats mpy install clean venv
+.PHONY: test test-ha venv-ha run bench bench-cli cli life mutation typecheck vm vm-wasm heap floats mpy install clean venv
 .DEFAULT_GOAL := test
 
 venv: $(STAMP) $(BIN)/kaskad
@@ -122,6 +125,9 @@ vm: $(STAMP)
 vm-wasm: $(STAMP) $(NODE_STAMP)
 	@test -n "$(FILE)" || { echo "usage: make vm-wasm FILE=script.py" >&2; exit 2; }
 	$(PY) tools/vm_run.py --vm wasm $(ARGS) $(FILE)
+
+heap: $(STAMP) $(NODE_STAMP)
+	$(PY) tools/heap_table.py --modules $(ARGS)
 
 floats:
 	$(PYTHON) tools/float_check.py
