@@ -175,13 +175,16 @@ def module_costs(tree):
     """Each module's import cost on wasm32: imported one at a time (dependencies first, as far as a
     fixed order allows), the heap in use after each. A module imported as another's dependency
     is counted with it (its own line then reads 0)."""
-    names = ["_bleio", "adafruit_ble.attributes", "adafruit_ble.characteristics", "adafruit_ble.uuid",
-             "adafruit_ble.services", "adafruit_ble.advertising", "adafruit_ble",
-             "adafruit_ble.characteristics.stream", "kaskad"]
-    kaskad = sorted(n[:-3] for n in os.listdir(os.path.join(tree, "kaskad")) if n.endswith(".mpy") and n != "__init__.mpy")
-    order = ["console", "clock", "reading", "mirtek", "meter", "link", "ccm", "settings", "store",
+    names = ["_bleio", "__future__", "adafruit_ble", "adafruit_ble.attributes", "adafruit_ble.characteristics", "adafruit_ble.uuid",
+             "adafruit_ble.services", "adafruit_ble.advertising",
+             "adafruit_ble.characteristics.stream", "_pyaes", "aesio", "keypad", "kaskad"]
+    kaskad = sorted(n[:-4] for n in os.listdir(os.path.join(tree, "kaskad")) if n.endswith(".mpy") and n != "__init__.mpy")
+    order = ["clock", "reading", "mirtek", "meter", "console", "link", "ccm", "settings", "store",
              "restarts", "bthome", "radio", "button", "led", "config", "gatt", "app"]
     names += ["kaskad." + n for n in order if n in kaskad] + ["kaskad." + n for n in kaskad if n not in order]
+    meters = os.path.join(tree, "kaskad", "meters")
+    if os.path.isdir(meters):
+        names += sorted("kaskad.meters." + n[:-4] for n in os.listdir(meters) if n.endswith(".mpy") and n != "__init__.mpy")
     phases = [("empty", "import gc", 1)] + [(n, "import " + n, 1) for n in names]
     return run_wasm(tree, phases), names
 
@@ -226,11 +229,14 @@ def main(argv=None):
     print(CAVEATS)
     if ns.modules:
         figures, names = module_costs(trees["mpy"])
-        print("\nimport cost on wasm32 from .mpy (heap in use after each import minus before)")
+        print("\nimport cost on wasm32 from .mpy (heap in use after each import minus before; a module"
+              " another imported first is counted there; _bleio, __future__, _pyaes, aesio, keypad"
+              " are VM stand-ins for C)")
         before = figures["empty"]
         for name in names:
             print("%9d  %s" % (figures[name] - before, name))
             before = figures[name]
+        print("%9d  total" % (before - figures["empty"]))
     return 0
 
 
