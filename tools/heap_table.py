@@ -43,7 +43,8 @@ from mpy_build import mpy_cross  # noqa: E402
 # THE budget (bytes in use on wasm32 from .mpy with adafruit_ble imported and the loop running),
 # checked by tests/test_heap_budget.py: today's figure (issue 13's "before") plus a small margin,
 # so that growth is caught. Lower it when the reduction lands; never raise it without saying why.
-BUDGET_LOOP_WASM_MPY = 100 * 1024
+# Measured 104 752 bytes on main after the `ha` merge (100 944 before it: its packets took 3.7 KB).
+BUDGET_LOOP_WASM_MPY = 104 * 1024
 BOARD_HEAP = 160 * 1024  # at most, what the Feather nRF52840 leaves (ports/nordic/mpconfigport.h)
 TARGET = 72 * 1024  # issue 13
 
