@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 import heap_table  # noqa: E402
 
-POLLS = 100  # after the 10-poll warm-up: one object kept per poll shows as >= 1600 bytes
+POLLS = 100  # after the warm-up (heap_table.WARM_UP_POLLS): one object kept per poll shows as >= 1600 bytes
 
 
 @pytest.fixture(scope="module")

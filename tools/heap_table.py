@@ -9,7 +9,7 @@ after a full collection):
              kaskad.gatt included) with the REAL adafruit_ble (.venv/board-lib) over a `_bleio`
              stub (tools/heap/_bleio.py: C on the board);
   loop       with the loop running: tests/vm/check_loop.py's board (its fakes, the real App,
-             encrypted Broadcaster, Radio, ConfigPort...) built and turned for 10 polls;
+             encrypted Broadcaster, Radio, ConfigPort...) built and turned for WARM_UP_POLLS (20) polls;
   +1000      after 1000 more polls (--polls) (must equal `loop`: nothing kept per poll);
   smallest   the smallest heap boot, build and 20 polls complete in (unix64), bisected
              with -X heapsize to 1 KB (unix64 only: the wasm port grows its heap on demand, see
@@ -43,8 +43,9 @@ from mpy_build import mpy_cross  # noqa: E402
 # THE budget (bytes in use on wasm32 from .mpy with adafruit_ble imported and the loop running),
 # checked by tests/test_heap_budget.py: today's figure (issue 13's "before") plus a small margin,
 # so that growth is caught. Lower it when the reduction lands; never raise it without saying why.
-# Measured 104 752 bytes on main after the `ha` merge (100 944 before it: its packets took 3.7 KB).
-BUDGET_LOOP_WASM_MPY = 104 * 1024
+# Measured 104 752 bytes on main after the `ha` merge (100 944 before it: its packets took 3.7 KB);
+# 111 280 after the `input` merge (settings_file, the withheld key, the hints: 6.5 KB).
+BUDGET_LOOP_WASM_MPY = 110 * 1024
 BOARD_HEAP = 160 * 1024  # at most, what the Feather nRF52840 leaves (ports/nordic/mpconfigport.h)
 TARGET = 72 * 1024  # issue 13
 
@@ -53,7 +54,7 @@ BOARD_LIB = os.path.join(ROOT, ".venv", "board-lib")
 STUBS = [os.path.join(HERE, "heap", "_bleio.py"), os.path.join(HERE, "heap", "__future__.py")] + [
     os.path.join(ROOT, "host", "vm", name) for name in ("aesio.py", "_pyaes.py", "keypad.py")]
 LOOP_MARK = "# --- heap growth over POLLS polls"
-WARM_UP_POLLS = 10
+WARM_UP_POLLS = 20  # past the 10-minute claim window: its end changes state once (48 bytes on wasm32)
 POLLS = 1000
 CHUNK = 10  # polls per runPython call on wasm (each call ends with a collection)
 
