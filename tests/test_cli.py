@@ -464,3 +464,20 @@ def test_status_names_the_meters_raised_flags(tmp_path, alice):
     assert "meter flags    seal_terminal_open, magnet_dc" in status.out
     age = int(status.out.split("last answer")[1].split()[0])
     assert 0 <= age <= status.finished_s  # the first poll ran at boot
+
+
+def test_status_says_when_the_files_bindkey_cannot_be_used_and_generate_fixes_it(tmp_path, alice):
+    # a 31-digit key in settings.toml: the board withholds every reading (status bit 3), and the
+    # owner's status must say so, not "encryption off"; a generated key ends it
+    board = Board(tmp_path, SETTINGS + 'KASKAD_BINDKEY = "231d39c1d7cc1ab1aee224cd096db93"\n')
+
+    async def flow():
+        await alice.run("claim")
+        before = await alice.run("status")
+        await alice.run("bindkey", "generate")
+        return before, await alice.run("status")
+
+    before, after = on_twin(board, flow)
+    assert before.code == 0, before.err
+    assert "KASKAD_BINDKEY in settings.toml cannot be used: NO readings are broadcast" in before.out
+    assert "cannot be used" not in after.out and "encryption     on" in after.out, after.out

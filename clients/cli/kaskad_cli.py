@@ -44,6 +44,8 @@ BTHOME_UUID = "0000fcd2-0000-1000-8000-00805f9b34fb"
 VECTORS = ROOT / "docs" / "owner-vectors.json"
 CODES = {row["code"]: row for row in json.loads(VECTORS.read_text())["codes"]}
 GENERATIONS = {0: "unknown", 1: "old", 2: "transitional", 3: "new"}
+ENCRYPTION_REFUSED = ("KASKAD_BINDKEY in settings.toml cannot be used: NO readings are broadcast"
+                      " (fix the file, or `kaskad bindkey generate` / `kaskad bindkey clear`)")
 LAST_POLL = {0: "none yet", 1: "ok", 2: "failed (the meter does not answer)"}
 
 # exit codes
@@ -187,12 +189,15 @@ class Tool:
         return {"backend": self.scanner_backend} if self.scanner_backend is not None else {}
 
     async def scan(self, seconds):
-        """{address: (BLEDevice, AdvertisementData)} of the BTHome devices heard."""
+        """{address: (BLEDevice, AdvertisementData)} of the BTHome devices heard, and of boards
+        called KASKAD… that send no BTHome data (readings withheld: a key that cannot be used),
+        so the owner can still find the board to fix it."""
         try:
             found = await BleakScanner.discover(timeout=seconds, return_adv=True, **self._scanner_kwargs())
         except (BleakError, OSError) as error:
             raise bluetooth_failure(error)
-        return {address: seen for address, seen in found.items() if BTHOME_UUID in seen[1].service_data}
+        return {address: seen for address, seen in found.items()
+                if BTHOME_UUID in seen[1].service_data or (seen[1].local_name or "").startswith("KASKAD")}
 
     async def find(self, keys):
         """The BLEDevice of ``--device`` (an address or a name); without it, the only board known
@@ -448,7 +453,8 @@ async def cmd_status(tool):
         ("firmware", "%d.%d.%d" % v),
         ("owners", "%d of 4; you are owner %d" % (owners, slot)),
         ("claim window", "open" if s["claimable"] else "closed"),
-        ("encryption", "on (BTHome bindkey set)" if s["encrypted"] else "off (plain BTHome)"),
+        ("encryption", ENCRYPTION_REFUSED if s.get("key_refused") else
+         "on (BTHome bindkey set)" if s["encrypted"] else "off (plain BTHome)"),
         ("meter address", str(s["meter_address"]) if s["meter_address"] else "not set"),
         ("poll period", "%d s" % s["poll_seconds"]),
         ("last poll", LAST_POLL.get(s["last_poll"], "code %d" % s["last_poll"])),

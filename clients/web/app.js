@@ -433,7 +433,11 @@
     if (!st) return;
     put("st-owned", st.owned ? (state.proven ? "yes — this browser" : "yes") : "none", st.owned ? "" : "bad");
     put("st-claimable", st.claimable ? "open" : "closed");
-    put("st-encrypted", st.encrypted ? "on (bindkey set)" : "off (plain broadcasts)");
+    if (st.keyRefused) {  // status bit 3: the file's key is unusable, the readings are withheld
+      put("st-encrypted", "the bindkey in settings.toml cannot be used: no readings are broadcast (set or clear the key)", "bad");
+    } else {
+      put("st-encrypted", st.encrypted ? "on (bindkey set)" : "off (plain broadcasts)");
+    }
     put("st-version", st.version);
     put("st-address", st.meterAddress === null ? "not set" : String(st.meterAddress), st.meterAddress === null ? "bad" : "");
     put("st-last-poll", {0: "no poll yet", 1: "yes", 2: "no (last poll failed)"}[st.lastPoll] || "code " + st.lastPoll,

@@ -149,7 +149,7 @@
     const text = (b) => new TextDecoder().decode(b);
     const challenge = data.slice(2, 13);
     return {
-      encrypted: !!(data[1] & 1), owned: !!(data[1] & 2), claimable: !!(data[1] & 4),
+      encrypted: !!(data[1] & 1), owned: !!(data[1] & 2), claimable: !!(data[1] & 4), keyRefused: !!(data[1] & 8),
       challenge, sessionReady: challenge.some((b) => b !== 0),
       version: [data[13], data[14], data[15]].join("."),
       meterAddress: (data[16] | data[17] << 8) || null,
