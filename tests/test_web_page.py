@@ -127,9 +127,15 @@ class Browser:
         element.click()
 
     def type(self, element_id, value):
+        """As a person types: focus the box, select what is there, type over it. WebDriver's clear()
+        blurs the box, and a status refresh landing before the keys then refills it (the page keeps
+        a box only while it has focus or was edited), so "30" could become "6030"."""
+        from selenium.webdriver.common.keys import Keys
+
         box = self.el(element_id)
-        box.clear()
-        box.send_keys(str(value))
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(Keys.DELETE, str(value))
+        self.until(lambda: box.get_attribute("value") == str(value), "%s holds %r" % (element_id, value))
 
     def submit(self, form_id):
         from selenium.webdriver.common.by import By
