@@ -337,6 +337,30 @@ def test_a_bindkey_generated_in_the_page_decrypts_in_home_assistant(browsers, tw
     page.until(lambda: "voltage" in ha_values(twin, None, since), "plain readings again")
 
 
+@pytest.mark.parametrize("settings_text", [
+    SETTINGS.replace("20109", str(METER_ADDRESS)) + 'KASKAD_BINDKEY = "231d39c1d7cc1ab1aee224cd096db93"\n'])
+def test_a_bindkey_in_the_file_that_cannot_be_used_is_shown_and_a_generated_key_ends_it(browsers, twin):
+    # 31 hex digits: the board cannot use the file's key and withholds every reading (status bit
+    # 3). The page must say so, not "off (plain broadcasts)", which bit 0 alone would suggest.
+    page = browsers()
+    page.connect()
+    page.until(lambda: "cannot be used" in page.text("st-encrypted"), "the unusable bindkey shown")
+    assert page.text("st-encrypted") == ("the bindkey in settings.toml cannot be used: "
+                                         "no readings are broadcast (set or clear the key)")
+    assert page.el("st-encrypted").get_attribute("class") == "bad"
+    claim(page)
+    page.until(lambda: page.text("st-last-poll") == "yes", "a good poll of the meter")
+    # what the page says is what the air carries: the meter answered, yet Home Assistant got no reading
+    assert not {"voltage", "energy_1"} & set(ha_values(twin, None, 0))
+    since = twin.now_s()
+    page.click("btn-bindkey-generate")
+    page.until(lambda: len(page.text("bindkey-value")) == 32, "the new bindkey shown")
+    bindkey = bytes.fromhex(page.text("bindkey-value"))
+    page.until(lambda: page.text("st-encrypted") == "on (bindkey set)", "encryption shown on")
+    assert page.el("st-encrypted").get_attribute("class") == ""
+    page.until(lambda: "voltage" in ha_values(twin, bindkey, since), "readings broadcast with the new key")
+
+
 def test_a_second_browser_profile_that_is_not_an_owner_is_refused(browsers, twin):
     owner = browsers("owner")
     claim(owner)
