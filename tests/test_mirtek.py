@@ -1,4 +1,6 @@
-"""MIRTEK framing against the protocol document's own vectors (shared/protocols/mirtek.md §7, §8).
+"""MIRTEK framing against the protocol document's own vectors (docs/protocols/mirtek.md §7, §8,
+read from docs/protocols/vectors/kaskad-1-mt.json, which tests/test_sim_meter.py checks against the
+independent meter model too).
 
 The vectors were computed by an independent implementation and cross-checked against the
 reference firmware's C builder and a third-party frame; none of them comes from this code.
@@ -9,6 +11,8 @@ from hypothesis import given, settings, strategies as st
 
 from kaskad import mirtek
 from kaskad_sim.frame import decode_frame
+
+import protocol_vectors as vectors
 
 
 def wire(text):
@@ -33,46 +37,36 @@ def receive(stream):
 
 
 def test_crc8_check_value():
-    assert mirtek.crc8(b"123456789") == 0xE1
+    check = vectors.load("kaskad-1-mt")["crc8"]["check"]
+    assert mirtek.crc8(check["ascii"].encode()) == int(check["crc"], 16)
 
 
-def test_crc8_third_party_frame():
-    # MarkKoshelev/Mirtek_GW: 73 55 20 00 76 2A 09 FF 1C 00 00 00 00 31 55
-    frame = wire("7355200076 2A09FF1C00000000 3155")
-    assert mirtek.crc8(frame, 2, len(frame) - 2) == 0x31
+@pytest.mark.parametrize("vector", vectors.load("kaskad-1-mt")["crc_frames"], ids=lambda v: v["name"])
+def test_crc8_of_the_documents_frames(vector):
+    # incl. MarkKoshelev/Mirtek_GW's frame, and a published example that does not verify
+    frame = wire(vector["wire"])
+    crc = mirtek.crc8(frame, 2, len(frame) - 2)
+    assert (crc == frame[-2]) is vector["valid"]
+    if not vector["valid"]:
+        assert crc == int(vector["crc_would_be"], 16)
 
 
-DOC_REQUESTS = [
-    (mirtek.CMD_PING, b"", "73 55 20 00 8D 4E FF FF 01 00 00 00 00 D6 55"),
-    (mirtek.CMD_ENERGY, b"", "73 55 20 00 8D 4E FF FF 05 00 00 00 00 AE 55"),
-    (mirtek.CMD_CONFIGURE, b"", "73 55 20 00 8D 4E FF FF 10 00 00 00 00 81 55"),
-    (mirtek.CMD_BATTERY, b"", "73 55 20 00 8D 4E FF FF 1E 00 00 00 00 35 55"),
-    (mirtek.CMD_POWER, b"", "73 55 20 00 8D 4E FF FF 2D 00 00 00 00 CC 55"),
-    (mirtek.CMD_VOLTAGE, b"\x01", "73 55 21 00 8D 4E FF FF 29 00 00 00 00 01 AA 55"),
-    (mirtek.CMD_CURRENT, b"\x01", "73 55 21 00 8D 4E FF FF 2C 00 00 00 00 01 0B 55"),
-    (mirtek.CMD_FACTORY_STRING, b"\x01", "73 55 21 00 8D 4E FF FF 0A 00 00 00 00 01 70 55"),
-    (mirtek.CMD_FACTORY_STRING, b"\x02", "73 55 21 00 8D 4E FF FF 0A 00 00 00 00 02 22 55"),
-    (mirtek.CMD_FACTORY_STRING, b"\x03", "73 55 21 00 8D 4E FF FF 0A 00 00 00 00 03 8B 55"),
-    (mirtek.CMD_FACTORY_STRING, b"\x04", "73 55 21 00 8D 4E FF FF 0A 00 00 00 00 04 86 55"),
-    (mirtek.CMD_FACTORY_STRING, b"\x05", "73 55 21 00 8D 4E FF FF 0A 00 00 00 00 05 2F 55"),
-    (mirtek.CMD_INFO, b"", "73 55 20 00 8D 4E FF FF 30 00 00 00 00 13 55"),
-    (mirtek.CMD_ENERGY, b"\x00", "73 55 21 00 8D 4E FF FF 05 00 00 00 00 00 93 55"),
-    (mirtek.CMD_INSTANT, b"\x00", "73 55 21 00 8D 4E FF FF 2B 00 00 00 00 00 34 55"),
-]
+DOC = vectors.load("kaskad-1-mt")
+DOC_REQUESTS = [(v["command"], vectors.wire(v["data"]), v["address"], v["wire"]) for v in DOC["requests"]]
 
 
-@pytest.mark.parametrize("command,data,expected", DOC_REQUESTS)
-def test_requests_match_the_document(command, data, expected):
-    assert request(20109, command, data) == wire(expected)
+@pytest.mark.parametrize("command,data,address,expected", DOC_REQUESTS)
+def test_requests_match_the_document(command, data, address, expected):
+    if len(data) in mirtek.READ_ONLY.get(command, ()):
+        assert request(address, command, data) == wire(expected)
+    else:  # the document's optional reads this firmware never sends: refused, not built
+        with pytest.raises(mirtek.RefusedCommand):
+            request(address, command, data)
 
 
-def test_stuffing_of_the_address():
-    # 29525 = 0x7355: its little-endian bytes 55 73 are both escaped
-    assert request(29525, mirtek.CMD_PING) == wire("73 55 20 00 73 11 73 22 FF FF 01 00 00 00 00 89 55")
-
-
-def test_stuffing_of_the_crc_byte():
-    assert request(22, mirtek.CMD_PING) == wire("73 55 20 00 16 00 FF FF 01 00 00 00 00 73 22 55")
+def test_the_firmware_sends_most_of_the_documents_requests():
+    sent = [v for v in DOC_REQUESTS if len(v[1]) in mirtek.READ_ONLY.get(v[0], ())]
+    assert len(sent) >= 17 and {v[2] for v in sent} == {20109, 29525, 22}  # incl. both stuffing cases
 
 
 @pytest.mark.parametrize("command", [c for c in range(256) if c not in mirtek.READ_ONLY])
@@ -109,13 +103,20 @@ def test_the_allowlist_holds_only_documented_read_commands():
 
 
 # Synthetic replies of §8 (invented values, decoded by the document)
-REPLY_ENERGY = wire("73 55 1A 00 FF FF 8D 4E 05 00 00 00 00 D8 E1 02 00 92 0A 30 01 00 00 40 E2 01 00 "
-                    "98 FF 00 00 00 00 00 00 00 00 00 00 58 55")
-REPLY_VOLTAGE = wire("73 55 03 00 FF FF 8D 4E 29 00 00 00 00 01 CB 59 60 55")
-REPLY_CURRENT = wire("73 55 03 00 FF FF 8D 4E 2C 00 00 00 00 01 E1 10 78 55")
-REPLY_POWER = wire("73 55 05 00 FF FF 8D 4E 2D 00 00 00 00 5A 00 00 92 0A 8B 55")
-REPLY_ERROR = wire("73 55 00 00 FF FF 8D 4E 2D 30 00 00 04 97 55")
-REPLY_STUFFED_PING = wire("73 55 04 00 FF FF 8D 4E 01 00 00 00 00 73 11 73 22 8D 4E C9 55")
+def doc_reply(name):
+    return wire(vectors.reply("kaskad-1-mt", name)["wire"])
+
+
+def decoded(name):
+    return vectors.reply("kaskad-1-mt", name)["decoded"]
+
+
+REPLY_ENERGY = doc_reply("05 Energy")
+REPLY_VOLTAGE = doc_reply("29 Voltage")
+REPLY_CURRENT = doc_reply("2C Current")
+REPLY_POWER = doc_reply("2D Power")
+REPLY_ERROR = doc_reply("Error reply")
+REPLY_STUFFED_PING = doc_reply("01 Ping reply")
 
 
 def reply_data(stream, command, lengths):
@@ -128,31 +129,36 @@ def reply_data(stream, command, lengths):
 def test_energy_reply_decodes_to_the_documented_values():
     data = reply_data(REPLY_ENERGY, mirtek.CMD_ENERGY, mirtek.reply_lengths(mirtek.CMD_ENERGY, 0, mirtek.GEN_OLD))
     config = data[4]
-    assert config == 0x92 and mirtek.decimals(config) == 2
-    assert mirtek.energy_wh(mirtek.u32(data, 10), config) == 1234560  # T1 1234.56 kWh
-    assert mirtek.energy_wh(mirtek.u32(data, 14), config) == 654320  # T2 654.32 kWh
-    assert mirtek.energy_wh(mirtek.u32(data, 0), config) == 1888880  # total 1888.88 kWh
+    doc = decoded("05 Energy")
+    assert mirtek.decimals(config) == doc["decimals"]
+    for n in range(4):  # T1 1234.56 kWh, T2 654.32 kWh, ...
+        assert mirtek.energy_wh(mirtek.u32(data, 10 + 4 * n), config) == vectors.scaled(doc["t%d_kwh" % (n + 1)], "0.001")
+    assert mirtek.energy_wh(mirtek.u32(data, 0), config) == vectors.scaled(doc["total_kwh"], "0.001")
 
 
 def test_voltage_current_power_replies():
-    assert mirtek.u16(reply_data(REPLY_VOLTAGE, mirtek.CMD_VOLTAGE, (3,)), 1) == 22987  # 229.87 V
-    assert mirtek.u16(reply_data(REPLY_CURRENT, mirtek.CMD_CURRENT, (3, 4)), 1) == 4321  # 4.321 A
+    voltage = mirtek.u16(reply_data(REPLY_VOLTAGE, mirtek.CMD_VOLTAGE, (3,)), 1)
+    assert voltage == vectors.scaled(decoded("29 Voltage")["voltage_v"], "0.01")  # 229.87 V
+    current = mirtek.u16(reply_data(REPLY_CURRENT, mirtek.CMD_CURRENT, (3, 4)), 1)
+    assert current == vectors.scaled(decoded("2C Current")["current_a"], "0.001")  # 4.321 A
     power = reply_data(REPLY_POWER, mirtek.CMD_POWER, (5,))
-    assert mirtek.power_cw(mirtek.u24(power, 0), power[3]) == 90000  # 0.90 kW = 900.00 W
+    assert mirtek.power_cw(mirtek.u24(power, 0), power[3]) == vectors.scaled(decoded("2D Power")["power_w"], "0.01")
 
 
 def test_error_reply_is_a_refusal_with_its_meaning():
     (result, body), = receive(REPLY_ERROR)
+    doc = decoded("Error reply")
     with pytest.raises(mirtek.MeterRefused) as caught:
         mirtek.check_reply(body, len(body), 20109, mirtek.CMD_POWER, (5,))
-    assert caught.value.code == 4
-    assert "wrong data length" in caught.value.what
-    assert body[7] == 0x30  # role byte
+    assert caught.value.code == doc["error"]
+    assert doc["meaning"] in caught.value.what
+    assert body[7] == doc["role"]  # role byte
 
 
 def test_unstuffing_of_data_bytes():
     data = reply_data(REPLY_STUFFED_PING, mirtek.CMD_PING, (4,))
-    assert mirtek.u16(data, 0) == 0x7355 and mirtek.u16(data, 2) == 20109
+    doc = decoded("01 Ping reply")
+    assert (mirtek.u16(data, 0), mirtek.u16(data, 2)) == (doc["firmware_version"], doc["address"]) == (0x7355, 20109)
 
 
 def test_echo_is_recognised_as_a_request():

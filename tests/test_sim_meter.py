@@ -1,40 +1,42 @@
 """The simulated meter (host/kaskad_sim) against the protocol document's own vectors.
 
-Expected bytes come from /work/shared/protocols/mirtek.md (sections 1.5, 1.6, 7, 8), never from the
-code under test, except where a test states that it checks a consistency property.
+Expected bytes come from docs/protocols/mirtek.md (sections 1.5, 1.6, 7, 8), read from its vectors
+(docs/protocols/vectors/kaskad-1-mt.json, which tests/test_mirtek.py checks against the firmware's
+driver too), never from the code under test, except where a test states that it checks a
+consistency property.
 """
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import protocol_vectors as vectors
 from kaskad_sim import (FAULTS, FrameError, SimMeter, build_request, decode_frame, mirtek_crc8,
                         split_frames, stuff, unstuff)
 
 h = bytes.fromhex
 ADDR = 20109
 
-# mirtek.md section 8, "Request frames": (command, data, wire).
-REQUEST_VECTORS = [
-    (0x01, b"", "73 55 20 00 8D 4E FF FF 01 00 00 00 00 D6 55"),
-    (0x05, b"", "73 55 20 00 8D 4E FF FF 05 00 00 00 00 AE 55"),
-    (0x10, b"", "73 55 20 00 8D 4E FF FF 10 00 00 00 00 81 55"),
-    (0x1E, b"", "73 55 20 00 8D 4E FF FF 1E 00 00 00 00 35 55"),
-    (0x2D, b"", "73 55 20 00 8D 4E FF FF 2D 00 00 00 00 CC 55"),
-    (0x29, b"\x01", "73 55 21 00 8D 4E FF FF 29 00 00 00 00 01 AA 55"),
-    (0x2C, b"\x01", "73 55 21 00 8D 4E FF FF 2C 00 00 00 00 01 0B 55"),
-    (0x0A, b"\x01", "73 55 21 00 8D 4E FF FF 0A 00 00 00 00 01 70 55"),
-    (0x0A, b"\x02", "73 55 21 00 8D 4E FF FF 0A 00 00 00 00 02 22 55"),
-    (0x0A, b"\x03", "73 55 21 00 8D 4E FF FF 0A 00 00 00 00 03 8B 55"),
-    (0x0A, b"\x04", "73 55 21 00 8D 4E FF FF 0A 00 00 00 00 04 86 55"),
-    (0x0A, b"\x05", "73 55 21 00 8D 4E FF FF 0A 00 00 00 00 05 2F 55"),
-    (0x30, b"", "73 55 20 00 8D 4E FF FF 30 00 00 00 00 13 55"),
-    (0x05, b"\x00", "73 55 21 00 8D 4E FF FF 05 00 00 00 00 00 93 55"),
-    (0x2B, b"\x00", "73 55 21 00 8D 4E FF FF 2B 00 00 00 00 00 34 55"),
-    (0x1C, b"", "73 55 20 00 8D 4E FF FF 1C 00 00 00 00 09 55"),
-    (0x37, b"\x00", "73 55 21 00 8D 4E FF FF 37 00 00 00 00 00 97 55"),
-    (0x4F, b"", "73 55 20 00 8D 4E FF FF 4F 00 00 00 00 EF 55"),
-    (0x18, b"", "73 55 20 00 8D 4E FF FF 18 00 00 00 00 71 55"),
-]
+# mirtek.md section 8, "Request frames": (command, data, wire); the stuffing cases (other addresses)
+# are checked by test_stuffing_examples.
+DOC = vectors.load("kaskad-1-mt")
+REQUEST_VECTORS = [(v["command"], h(v["data"]), v["wire"]) for v in DOC["requests"] if v["address"] == ADDR]
+STUFFED_REQUESTS = [v for v in DOC["requests"] if v["address"] != ADDR]
+
+
+def doc_reply(name):
+    return vectors.reply("kaskad-1-mt", name)
+
+
+def meter_for(vector, **more) -> SimMeter:
+    """A meter holding what the document's reply says it held (config byte split by mirtek.md 4.2)."""
+    state = dict(vector["meter"])
+    config = state.pop("config", None)
+    if config is not None:
+        state.update(decimals=config & 3, active_tariff=(config >> 2 & 3) + 1, digits_code=config >> 4 & 3,
+                     tariffs_in_use=(config >> 6) + 1)
+    state.update(more)
+    return SimMeter(**state)
+
 
 # Reply DATA lengths per generation (mirtek.md 4.12 "Expected reply DATA lengths"); None = error.
 REPLY_LENGTHS = {
@@ -60,30 +62,34 @@ def reply_to(meter: SimMeter, command: int, data: bytes = b""):
 
 # --------------------------------------------------------------------------------- CRC, stuffing
 def test_crc_check_value():
-    assert mirtek_crc8(b"123456789") == 0xE1
+    check = DOC["crc8"]["check"]
+    assert mirtek_crc8(check["ascii"].encode()) == int(check["crc"], 16)
 
 
-def test_crc_third_party_frame_and_worked_example():
-    # [3P] ReadDateTime request to 10870 from 0xFF09: CRC 0x31 (mirtek.md 8, item 2).
-    assert mirtek_crc8(h("20 00 76 2A 09 FF 1C 00 00 00 00")) == 0x31
-    # Worked example, mirtek.md 7.
-    assert mirtek_crc8(h("20 00 8D 4E FF FF 01 00 00 00 00")) == 0xD6
-
-
-def test_bad_third_party_example_does_not_verify():
-    frame = h("73 55 20 00 34 12 FF FF 01 78 56 34 12 A5 55")
-    assert mirtek_crc8(frame[2:-2]) == 0x08
-    with pytest.raises(FrameError, match="CRC"):
-        decode_frame(frame)
+@pytest.mark.parametrize("vector", DOC["crc_frames"], ids=lambda v: v["name"])
+def test_crc_of_the_documents_frames(vector):
+    # the worked example (7), [3P]'s ReadDateTime to 10870 from 0xFF09 (8, item 2), and a
+    # published example that does not verify (8, item 4)
+    frame = h(vector["wire"])
+    if vector["valid"]:
+        assert mirtek_crc8(frame[2:-2]) == frame[-2]
+        assert decode_frame(frame).command == frame[8]
+    else:
+        assert mirtek_crc8(frame[2:-2]) == int(vector["crc_would_be"], 16) != frame[-2]
+        with pytest.raises(FrameError, match="CRC"):
+            decode_frame(frame)
 
 
 def test_stuffing_examples():
-    body = h("20 00 55 73 FF FF 01 00 00 00 00 89")
-    assert stuff(body) == h("20 00 73 11 73 22 FF FF 01 00 00 00 00 89")
-    assert unstuff(stuff(body)) == body
-    assert build_request(29525, 0x01) == h("73 55 20 00 73 11 73 22 FF FF 01 00 00 00 00 89 55")
-    # The CRC byte itself escaped: ping to address 22, CRC = 0x73.
-    assert build_request(22, 0x01) == h("73 55 20 00 16 00 FF FF 01 00 00 00 00 73 22 55")
+    for example in DOC["stuffing"]:
+        body = h(example["body"])
+        assert stuff(body) == h(example["stuffed"])
+        assert unstuff(stuff(body)) == body
+    # 29525 = 0x7355 (both address bytes escaped); 22, whose CRC 0x73 is escaped itself
+    assert {v["address"] for v in STUFFED_REQUESTS} == {29525, 22}
+    for v in STUFFED_REQUESTS:
+        assert build_request(v["address"], v["command"], h(v["data"])) == h(v["wire"])
+        assert SimMeter(address=v["address"]).respond(h(v["wire"])) is not None
 
 
 @pytest.mark.parametrize("bad", [h("73 33"), h("01 73"), h("73 55"), h("00 55 00")])
@@ -118,10 +124,10 @@ def test_request_vectors_are_what_the_document_says(cmd, data, wire):
     assert build_request(ADDR, cmd, data) == h(wire)
 
 
-@pytest.mark.parametrize("cmd,data,wire", REQUEST_VECTORS)
-def test_every_request_vector_gets_a_well_formed_reply(cmd, data, wire):
-    generation = "new" if (cmd, data) in ((0x05, b"\x00"), (0x2B, b"\x00")) else "old"
-    meter = SimMeter(generation=generation)
+@pytest.mark.parametrize("vector", [v for v in DOC["requests"] if v["address"] == ADDR], ids=lambda v: v["name"])
+def test_every_request_vector_gets_a_well_formed_reply(vector):
+    cmd, data, wire = vector["command"], h(vector["data"]), vector["wire"]
+    meter = SimMeter(generation=vector.get("generation", "old"))
     reply = meter.respond(h(wire))
     assert reply is not None
     frame = decode_frame(reply)
@@ -134,35 +140,38 @@ def test_every_request_vector_gets_a_well_formed_reply(cmd, data, wire):
 
 
 def test_synthetic_0x05_reply_byte_exact():
-    meter = SimMeter(status_role=0x00, tariffs_raw=[123456, 65432, 0, 0], decimals=2,
-                     tariffs_in_use=3, active_tariff=1, digits_code=1, kd=0x0A)
-    assert meter.config_byte == 0x92
-    assert meter.respond(build_request(ADDR, 0x05)) == h(
-        "73 55 1A 00 FF FF 8D 4E 05 00 00 00 00 D8 E1 02 00 92 0A 30 01 00 00 40 E2 01 00 "
-        "98 FF 00 00 00 00 00 00 00 00 00 00 58 55")
+    vector = doc_reply("05 Energy")
+    meter = meter_for(vector)
+    assert meter.config_byte == vector["meter"]["config"] == 0x92
+    assert meter.respond(build_request(ADDR, 0x05)) == h(vector["wire"])
 
 
-def test_synthetic_0x29_0x2c_0x2d_replies_byte_exact():
-    meter = SimMeter(status_role=0x00, voltage_raw=22987, current_raw=4321, power_raw=90, kd=0x0A)
-    assert meter.respond(build_request(ADDR, 0x29, b"\x01")) == h(
-        "73 55 03 00 FF FF 8D 4E 29 00 00 00 00 01 CB 59 60 55")
-    assert meter.respond(build_request(ADDR, 0x2C, b"\x01")) == h(
-        "73 55 03 00 FF FF 8D 4E 2C 00 00 00 00 01 E1 10 78 55")
-    assert meter.respond(build_request(ADDR, 0x2D)) == h(
-        "73 55 05 00 FF FF 8D 4E 2D 00 00 00 00 5A 00 00 92 0A 8B 55")
+@pytest.mark.parametrize("name,command,data", [("29 Voltage", 0x29, b"\x01"), ("2C Current", 0x2C, b"\x01"),
+                                               ("2D Power", 0x2D, b""), ("01 Ping reply", 0x01, b"")])
+def test_synthetic_replies_byte_exact(name, command, data):
+    vector = doc_reply(name)
+    assert meter_for(vector).respond(build_request(ADDR, command, data)) == h(vector["wire"])
 
 
-def test_synthetic_ping_reply_with_escapes_byte_exact():
-    meter = SimMeter(status_role=0x00, firmware_version=0x7355)
-    assert meter.respond(ping()) == h(
-        "73 55 04 00 FF FF 8D 4E 01 00 00 00 00 73 11 73 22 8D 4E C9 55")
+def test_what_the_synthetic_replies_say_is_what_the_meter_held():
+    # the document's decoded values, in its units, against the raw registers the meter was given
+    scaled = vectors.scaled
+    assert meter_for(doc_reply("29 Voltage")).voltage_raw == scaled(doc_reply("29 Voltage")["decoded"]["voltage_v"], "0.01")
+    assert meter_for(doc_reply("2C Current")).current_raw == scaled(doc_reply("2C Current")["decoded"]["current_a"], "0.001")
+    power = doc_reply("2D Power")
+    assert meter_for(power).power_raw * 10 == scaled(power["decoded"]["power_w"], "1")  # 0.01 kW per count
+    energy = doc_reply("05 Energy")
+    raw = meter_for(energy).tariffs_raw
+    assert [scaled(energy["decoded"]["t%d_kwh" % (n + 1)], "0.01") for n in range(4)] == raw
+    assert scaled(energy["decoded"]["total_kwh"], "0.01") == sum(raw)
 
 
 def test_error_vector_byte_exact():
     # Old 0x2D takes no data: a 1-byte request is a wrong data length (0x04), role 0x30 in status.
-    meter = SimMeter()
-    assert meter.respond(build_request(ADDR, 0x2D, b"\x01")) == h(
-        "73 55 00 00 FF FF 8D 4E 2D 30 00 00 04 97 55")
+    vector = doc_reply("Error reply")
+    meter = meter_for(vector)
+    assert meter.respond(build_request(ADDR, 0x2D, b"\x01")) == h(vector["wire"])
+    assert (meter.role, 0x04) == (vector["decoded"]["role"], vector["decoded"]["error"])
 
 
 def test_status_carries_role_and_flags_by_default():
