@@ -1,4 +1,5 @@
-"""KASKAD-11-C1: the vectors of other-meters.md §1.6, the allowlist, the poll against a replay line
+"""KASKAD-11-C1: the vectors of docs/protocols/kaskad-11-c1.md (docs/protocols/vectors/kaskad-11-c1.json,
+which tests/test_sim_kaskad_11_c1.py checks against the independent meter model), the allowlist, the poll against a replay line
 (fixed frames, not a meter model), plausibility, and a fuzz of mutated replies."""
 
 import pytest
@@ -7,6 +8,7 @@ from kaskad import reading as fields
 from kaskad.meters import RefusedCommand
 from kaskad.meters import kaskad_11_c1 as family
 from kaskad.meters.kaskad_11_c1 import frame
+import protocol_vectors as vectors
 from meter_bench import (
     KINDS, SCATTERED, SWAPPED, Bench, fuzz, fuzz_line, hexbytes, kaskad11_frame, sum8,
 )
@@ -14,47 +16,29 @@ from meter_bench import (
 ADDRESS = 32580
 A = b"\x44\x7f"
 
-# §1.6, requests for address 32580 and 20109
-REQUEST_VECTORS = [
-    (32580, frame.CMD_OPEN, b"\x02000000000", "0F 02 44 7F 02 30 30 30 30 30 30 30 30 30 86"),
-    (32580, frame.CMD_SERIAL, b"", "05 25 44 7F ED"),
-    (32580, frame.CMD_MADE, b"", "05 53 44 7F 1B"),
-    (32580, frame.CMD_NET, b"\x01", "06 20 44 7F 01 EA"),
-    (32580, frame.CMD_ENERGY, b"\x01", "06 26 44 7F 01 F0"),
-    (32580, frame.CMD_ENERGY, b"\x02", "06 26 44 7F 02 F1"),
-    (32580, frame.CMD_ENERGY, b"\x03", "06 26 44 7F 03 F2"),
-    (32580, frame.CMD_NET, b"\x00", "06 20 44 7F 00 E9"),
-    (32580, frame.CMD_NET, b"\x05", "06 20 44 7F 05 EE"),
-    (32580, frame.CMD_NET, b"\x03", "06 20 44 7F 03 EC"),
-    (32580, frame.CMD_CLOCK, b"", "05 16 44 7F DE"),
-    (32580, frame.CMD_CLOSE, b"", "05 03 44 7F CB"),
-    (20109, frame.CMD_OPEN, b"\x02000000000", "0F 02 8D 4E 02 30 30 30 30 30 30 30 30 30 9E"),
-    (20109, frame.CMD_ENERGY, b"\x01", "06 26 8D 4E 01 08"),
-    (20109, frame.CMD_NET, b"\x00", "06 20 8D 4E 00 01"),
-    (20109, frame.CMD_NET, b"\x03", "06 20 8D 4E 03 04"),
-    (20109, frame.CMD_CLOSE, b"", "05 03 8D 4E E3"),
-]
-
-# §1.6 synthetic replies, and frames spelled out here (test-side sum) for the other requests
-REPLY_TARIFF_1 = hexbytes("0B 26 44 7F 01 40 E2 01 00 01 19")  # 123456 x 10 Wh
-REPLY_VOLTAGE = hexbytes("09 20 44 7F 00 FD 08 01 F2")  # 230.1 V
-REPLY_CLOCK = hexbytes("0B 16 44 7F 5E DB 66 F7 02 01 7D")  # 2023-11-22 13:45:30, weekday 3
-REPLY_OPEN = hexbytes("07 02 44 7F 02 01 CF")
+# The document's requests (addresses 32580 and 20109) and synthetic replies
+DOC = vectors.load("kaskad-11-c1")
+REQUEST_VECTORS = [(v["address"], v["command"], hexbytes(v["data"]), v["wire"]) for v in DOC["requests"]]
+REPLY_TARIFF_1 = hexbytes(vectors.reply("kaskad-11-c1", "tariff 1")["wire"])  # 123456 x 10 Wh
+REPLY_VOLTAGE = hexbytes(vectors.reply("kaskad-11-c1", "voltage")["wire"])  # 230.1 V
+REPLY_CLOCK = hexbytes(vectors.reply("kaskad-11-c1", "date/time")["wire"])  # 2023-11-22 13:45:30, weekday 3
+REPLY_OPEN = hexbytes(vectors.reply("kaskad-11-c1", "open OK")["wire"])
+REQUEST = {v["name"]: hexbytes(v["wire"]) for v in DOC["requests"] if v["address"] == ADDRESS}
 
 SERIAL_TEXT = b"0112532580"
 REPLIES = {
-    hexbytes("0F 02 44 7F 02 30 30 30 30 30 30 30 30 30 86"): REPLY_OPEN,
-    hexbytes("05 25 44 7F ED"): kaskad11_frame(b"\x25" + A + SERIAL_TEXT + b"\x01"),
-    hexbytes("05 53 44 7F 1B"): kaskad11_frame(b"\x53" + A + bytes([21, 3, 15]) + b"\x01"),  # 2021-03-15
-    hexbytes("06 20 44 7F 01 EA"): kaskad11_frame(b"\x20" + A + b"\x01" + (5123).to_bytes(2, "little") + b"\x01"),
-    hexbytes("06 20 44 7F 00 E9"): REPLY_VOLTAGE,
-    hexbytes("06 20 44 7F 03 EC"): kaskad11_frame(b"\x20" + A + b"\x03" + (11789).to_bytes(3, "little") + b"\x01"),
-    hexbytes("06 26 44 7F 01 F0"): REPLY_TARIFF_1,
-    hexbytes("06 26 44 7F 02 F1"): kaskad11_frame(b"\x26" + A + b"\x02" + (23456).to_bytes(4, "little") + b"\x01"),
-    hexbytes("06 26 44 7F 03 F2"): kaskad11_frame(b"\x26" + A + b"\x03" + (345).to_bytes(4, "little") + b"\x01"),
+    REQUEST["open"]: REPLY_OPEN,
+    REQUEST["serial number"]: kaskad11_frame(b"\x25" + A + SERIAL_TEXT + b"\x01"),
+    REQUEST["release date"]: kaskad11_frame(b"\x53" + A + bytes([21, 3, 15]) + b"\x01"),  # 2021-03-15
+    REQUEST["current"]: kaskad11_frame(b"\x20" + A + b"\x01" + (5123).to_bytes(2, "little") + b"\x01"),
+    REQUEST["voltage"]: REPLY_VOLTAGE,
+    REQUEST["active power"]: kaskad11_frame(b"\x20" + A + b"\x03" + (11789).to_bytes(3, "little") + b"\x01"),
+    REQUEST["tariff 1"]: REPLY_TARIFF_1,
+    REQUEST["tariff 2"]: kaskad11_frame(b"\x26" + A + b"\x02" + (23456).to_bytes(4, "little") + b"\x01"),
+    REQUEST["tariff 3"]: kaskad11_frame(b"\x26" + A + b"\x03" + (345).to_bytes(4, "little") + b"\x01"),
     kaskad11_frame(b"\x26" + A + b"\x04"): kaskad11_frame(b"\x26" + A + b"\x04" + (7).to_bytes(4, "little") + b"\x01"),
-    hexbytes("05 16 44 7F DE"): REPLY_CLOCK,
-    hexbytes("05 03 44 7F CB"): kaskad11_frame(b"\x03" + A + b"\x01"),
+    REQUEST["date/time"]: REPLY_CLOCK,
+    REQUEST["close"]: kaskad11_frame(b"\x03" + A + b"\x01"),
 }
 
 # What those frames mean, by the document's units (10 Wh, 0.1 V, mA, 0.1 W)
@@ -82,8 +66,9 @@ def test_the_documents_replies_decode_to_their_values():
     bench = Bench(family, REPLIES, ADDRESS)
     assert bench.poll(), bench.errors
     assert [bench.value(fields.ENERGY_T1 + n) for n in range(4)] == TARIFFS_WH
-    assert bench.value(fields.ENERGY_T1) == 1234560  # 1234.56 kWh, as §1.6 says
-    assert bench.value(fields.VOLTAGE) == 23010  # 230.1 V
+    decoded = {r["name"]: r["decoded"] for r in DOC["replies"]}
+    assert bench.value(fields.ENERGY_T1) == vectors.scaled(decoded["tariff 1"]["t1_kwh"], "0.001") == 1234560
+    assert bench.value(fields.VOLTAGE) == vectors.scaled(decoded["voltage"]["voltage_v"], "0.01") == 23010
     assert bench.value(fields.CURRENT) == 5123
     assert bench.value(fields.POWER) == 117890  # parameter 3: active power
     assert bench.value(fields.APPARENT_POWER) is None
@@ -99,13 +84,13 @@ def test_a_poll_sends_the_session_in_order_and_only_allowlisted_requests():
     bench = Bench(family, REPLIES, ADDRESS)
     bench.poll()
     sent = bench.requests()
-    assert sent[0] == hexbytes("0F 02 44 7F 02 30 30 30 30 30 30 30 30 30 86")
-    assert sent[-1] == hexbytes("05 03 44 7F CB")
+    assert sent[0] == REQUEST["open"]
+    assert sent[-1] == REQUEST["close"]
     assert set(sent) <= set(REPLIES)  # every request is one the document (or the table) lists
     bench.poll()
     second = bench.requests()[len(sent):]
-    assert hexbytes("05 25 44 7F ED") not in second and hexbytes("05 53 44 7F 1B") not in second
-    assert hexbytes("06 20 44 7F 05 EE") not in sent + second  # apparent power is not asked for
+    assert REQUEST["serial number"] not in second and REQUEST["release date"] not in second
+    assert REQUEST["apparent power"] not in sent + second  # apparent power is not asked for
 
 
 def test_it_works_without_an_echo_too():
@@ -145,12 +130,12 @@ def replaced(**changes):
 
 
 REQUESTS = {
-    "voltage": hexbytes("06 20 44 7F 00 E9"),
-    "current": hexbytes("06 20 44 7F 01 EA"),
-    "active": hexbytes("06 20 44 7F 03 EC"),
-    "t1": hexbytes("06 26 44 7F 01 F0"),
-    "clock": hexbytes("05 16 44 7F DE"),
-    "made": hexbytes("05 53 44 7F 1B"),
+    "voltage": REQUEST["voltage"],
+    "current": REQUEST["current"],
+    "active": REQUEST["active power"],
+    "t1": REQUEST["tariff 1"],
+    "clock": REQUEST["date/time"],
+    "made": REQUEST["release date"],
 }
 
 
@@ -189,7 +174,7 @@ def test_a_changed_register_is_published_only_when_a_second_read_agrees():
 
 def test_active_power_refused_falls_back_to_apparent_power_in_its_own_field():
     table = replaced(active=kaskad11_frame(b"\x20" + A + b"\x03\x05"))  # status 5: refused
-    table[hexbytes("06 20 44 7F 05 EE")] = kaskad11_frame(b"\x20" + A + b"\x05" + (12001).to_bytes(3, "little") + b"\x01")
+    table[REQUEST["apparent power"]] = kaskad11_frame(b"\x20" + A + b"\x05" + (12001).to_bytes(3, "little") + b"\x01")
     bench = Bench(family, table, ADDRESS)
     bench.poll()
     assert bench.value(fields.POWER) is None
@@ -197,7 +182,7 @@ def test_active_power_refused_falls_back_to_apparent_power_in_its_own_field():
     assert any("apparent" in e for e in bench.errors)
     bench.errors.clear()
     assert bench.poll(), bench.errors
-    assert hexbytes("06 20 44 7F 03 EC") not in bench.requests()[-9:]
+    assert REQUEST["active power"] not in bench.requests()[-9:]
 
 
 def test_a_three_phase_meter_is_reported_and_the_channel_closed():
@@ -206,7 +191,7 @@ def test_a_three_phase_meter_is_reported_and_the_channel_closed():
     bench = Bench(family, replaced(current=three), ADDRESS)
     assert not bench.poll()
     assert any("three-phase" in e for e in bench.errors)
-    assert bench.requests()[-1] == hexbytes("05 03 44 7F CB")
+    assert bench.requests()[-1] == REQUEST["close"]
     assert bench.value(fields.VOLTAGE) is None
 
 
@@ -221,7 +206,7 @@ def test_a_clock_before_the_date_of_manufacture_gives_no_battery():
 def test_a_silent_meter_times_out_and_sends_nothing_else():
     bench = Bench(family, {}, ADDRESS)
     assert not bench.poll()
-    assert all(r == hexbytes("0F 02 44 7F 02 30 30 30 30 30 30 30 30 30 86") for r in bench.requests())
+    assert all(r == REQUEST["open"] for r in bench.requests())
     assert any("timeout" in e for e in bench.errors)
 
 

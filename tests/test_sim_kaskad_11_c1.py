@@ -1,13 +1,15 @@
 """The simulated KASKAD-11-C1 (host/kaskad_sim/kaskad_11_c1.py) against the team's notes.
 
-Expected bytes come from /work/shared/protocols/other-meters.md section 1.6 (requests computed by an
-independent script, synthetic replies), never from the code under test, except where a test says
-it checks a consistency property.
+Expected bytes come from docs/protocols/kaskad-11-c1.md's vectors (docs/protocols/vectors/
+kaskad-11-c1.json: requests computed by an independent script, synthetic replies; the driver's
+tests read the same file), never from the code under test, except where a test says it checks a
+consistency property.
 """
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import protocol_vectors as vectors
 from kaskad_sim.kaskad_11_c1 import (FAULTS, READ_ONLY_COMMANDS, SimKaskad11, build_request,
                                      kaskad11_sum)
 from kaskad_sim.sim_base import NS_PER_MS
@@ -15,46 +17,29 @@ from kaskad_sim.sim_base import NS_PER_MS
 h = bytes.fromhex
 ADDR = 32580  # ID-32580 = 0x7F44, bytes 44 7F
 
-# other-meters.md 1.6: (name, command, data, wire), address 32580.
-REQUESTS_32580 = [
-    ("open", 0x02, b"\x02" + b"0" * 9, "0F 02 44 7F 02 30 30 30 30 30 30 30 30 30 86"),
-    ("serial", 0x25, b"", "05 25 44 7F ED"),
-    ("released", 0x53, b"", "05 53 44 7F 1B"),
-    ("current", 0x20, b"\x01", "06 20 44 7F 01 EA"),
-    ("tariff 1", 0x26, b"\x01", "06 26 44 7F 01 F0"),
-    ("tariff 2", 0x26, b"\x02", "06 26 44 7F 02 F1"),
-    ("tariff 3", 0x26, b"\x03", "06 26 44 7F 03 F2"),
-    ("voltage", 0x20, b"\x00", "06 20 44 7F 00 E9"),
-    ("apparent power", 0x20, b"\x05", "06 20 44 7F 05 EE"),
-    ("active power", 0x20, b"\x03", "06 20 44 7F 03 EC"),
-    ("date/time", 0x16, b"", "05 16 44 7F DE"),
-    ("close", 0x03, b"", "05 03 44 7F CB"),
-]
-# Address 20109 (0x4E8D).
-REQUESTS_20109 = [
-    ("open", 0x02, b"\x02" + b"0" * 9, "0F 02 8D 4E 02 30 30 30 30 30 30 30 30 30 9E"),
-    ("tariff 1", 0x26, b"\x01", "06 26 8D 4E 01 08"),
-    ("voltage", 0x20, b"\x00", "06 20 8D 4E 00 01"),
-    ("active power", 0x20, b"\x03", "06 20 8D 4E 03 04"),
-    ("close", 0x03, b"", "05 03 8D 4E E3"),
-]
-# Reply LEN per request (other-meters.md 1.3, single phase; serial: 6 + N).
-REPLY_LEN = {"open": 7, "released": 9, "current": 9, "tariff 1": 11, "tariff 2": 11,
-             "tariff 3": 11, "voltage": 9, "apparent power": 10, "active power": 10,
-             "date/time": 11, "close": 6}
+# The document's requests: (name, command, data, wire), address 32580, then 20109 (0x4E8D).
+DOC = vectors.load("kaskad-11-c1")
+REQUESTS_32580 = [(v["name"], v["command"], h(v["data"]), v["wire"]) for v in DOC["requests"] if v["address"] == ADDR]
+REQUEST = {v["name"]: h(v["wire"]) for v in DOC["requests"] if v["address"] == ADDR}
+REQUESTS_20109 = [(v["name"], v["command"], h(v["data"]), v["wire"]) for v in DOC["requests"] if v["address"] == 20109]
+# Reply LEN per request (single phase; the serial number's is 6 + N).
+REPLY_LEN = {v["name"]: v["reply_len"] for v in DOC["requests"]}
 OPEN = h(REQUESTS_32580[0][3])
-TARIFF1 = h("06 26 44 7F 01 F0")
+TARIFF1 = REQUEST["tariff 1"]
 
 
 def vector_meter(**state) -> SimKaskad11:
-    """A meter holding the values of the notes' synthetic replies (1.6)."""
-    return SimKaskad11(address=ADDR, energy_import=[123456, 0, 0, 0], voltage_raw=2301,
-                       clock=(2023, 11, 22, 13, 45, 30), **state)
+    """A meter holding the values of the document's synthetic replies."""
+    held = {}
+    for reply in DOC["replies"]:
+        held.update({key: tuple(value) if key == "clock" else value for key, value in reply["meter"].items()})
+    held.update(state)
+    return SimKaskad11(address=ADDR, **held)
 
 
 def opened(**state) -> SimKaskad11:
     meter = vector_meter(**state)
-    assert meter.respond(OPEN) == h("07 02 44 7F 02 01 CF")
+    assert meter.respond(OPEN) == h(vectors.reply("kaskad-11-c1", "open OK")["wire"])
     return meter
 
 
@@ -71,8 +56,10 @@ def check_reply(frame: bytes, command: int, address: int = ADDR, status: int = 0
 # --------------------------------------------------------------------------------- checksum
 def test_sum_check_value_and_vector():
     # 0x31 + ... + 0x39 = 9 * 0x35 = 477 = 0x1DD -> 0xDD
-    assert kaskad11_sum(b"123456789") == 0xDD
-    assert kaskad11_sum(h("0F 02 44 7F 02 30 30 30 30 30 30 30 30 30")) == 0x86
+    check = DOC["sum"]["check"]
+    assert kaskad11_sum(check["ascii"].encode()) == int(check["sum"], 16) == 0xDD
+    for v in DOC["requests"]:
+        assert kaskad11_sum(h(v["wire"])[:-1]) == h(v["wire"])[-1]
 
 
 @pytest.mark.parametrize("name,command,data,wire", REQUESTS_32580)
@@ -88,7 +75,7 @@ def test_every_request_vector_is_answered(name, command, data, wire):
     check_reply(reply, command)
     assert meter.received[-1] == (command, data)
     assert meter.forbidden == []
-    assert reply[0] == REPLY_LEN.get(name, 6 + 13), name
+    assert reply[0] == (6 + 13 if REPLY_LEN[name] == "6+N" else REPLY_LEN[name]), name
 
 
 @pytest.mark.parametrize("name,command,data,wire", REQUESTS_20109)
@@ -101,16 +88,24 @@ def test_second_address_vectors_are_answered(name, command, data, wire):
 
 
 # --------------------------------------------------------------------------------- replies
-def test_synthetic_replies_byte_exact():
+@pytest.mark.parametrize("vector", DOC["replies"], ids=lambda v: v["name"])
+def test_synthetic_replies_byte_exact(vector):
     meter = opened()
-    assert meter.respond(TARIFF1) == h("0B 26 44 7F 01 40 E2 01 00 01 19")
-    assert meter.respond(h("06 20 44 7F 00 E9")) == h("09 20 44 7F 00 FD 08 01 F2")
-    assert meter.respond(h("05 16 44 7F DE")) == h("0B 16 44 7F 5E DB 66 F7 02 01 7D")
+    if vector["name"] != "open OK":  # opened() checked that one
+        assert meter.respond(h(vector["request"])) == h(vector["wire"])
+
+
+def test_what_the_synthetic_replies_say_is_what_the_meter_held():
+    meter = vector_meter()
+    decoded = {r["name"]: r["decoded"] for r in DOC["replies"]}
+    assert meter.energy_import[0] == vectors.scaled(decoded["tariff 1"]["t1_kwh"], "0.01")  # 10 Wh
+    assert meter.voltage_raw == vectors.scaled(decoded["voltage"]["voltage_v"], "0.1")
+    assert "%04d-%02d-%02dT%02d:%02d:%02d" % tuple(meter.clock) == decoded["date/time"]["datetime"]
 
 
 def test_datetime_fields_decode_as_the_notes_say():
     # 2023-11-22 13:45:30, weekday 3 (Wednesday), bit layout of notes 1.3, decoded here by hand.
-    value = int.from_bytes(check_reply(opened().respond(h("05 16 44 7F DE")), 0x16), "little")
+    value = int.from_bytes(check_reply(opened().respond(REQUEST["date/time"]), 0x16), "little")
     fields = [(value >> shift) & mask for shift, mask in
               ((0, 63), (6, 63), (12, 31), (17, 7), (20, 31), (25, 15), (29, 127))]
     assert fields == [30, 45, 13, 3, 22, 11, 23]
@@ -143,8 +138,8 @@ def test_state_reaches_every_reply():
 
 def test_three_phase_reply_lengths():
     meter = opened(phases=3)
-    assert meter.respond(h("06 20 44 7F 01 EA"))[0] == 16   # 3 x uint24 current
-    assert meter.respond(h("06 20 44 7F 00 E9"))[0] == 13   # 3 x uint16 voltage
+    assert meter.respond(REQUEST["current"])[0] == 16   # 3 x uint24 current
+    assert meter.respond(REQUEST["voltage"])[0] == 13   # 3 x uint16 voltage
 
 
 def test_unsupported_parameter_and_accumulator_are_refused():
@@ -161,7 +156,7 @@ def test_reads_need_an_open_channel_and_close_ends_it():
     meter.respond(OPEN)
     assert meter.channel_open
     assert meter.respond(TARIFF1)[-2] == 0x01
-    assert meter.respond(h("05 03 44 7F CB")) == h("06 03 44 7F 01 CD")
+    assert meter.respond(REQUEST["close"]) == h("06 03 44 7F 01 CD")
     assert not meter.channel_open
     assert meter.respond(TARIFF1)[-2] == 0x00
 
@@ -233,7 +228,7 @@ def test_bad_sum_is_dropped_and_the_receiver_resyncs():
     assert meter.respond(TARIFF1[:-1] + b"\x00") is None
     assert meter.rejected[-1][0] in ("bad sum", "not a length byte")
     # noise before a request: the receiver finds the frame behind it
-    assert meter.respond(b"\x00\x99\x02" + TARIFF1) == h("0B 26 44 7F 01 40 E2 01 00 01 19")
+    assert meter.respond(b"\x00\x99\x02" + TARIFF1) == h(vectors.reply("kaskad-11-c1", "tariff 1")["wire"])
 
 
 def test_interbyte_gap_drops_a_partial_request():
@@ -322,7 +317,7 @@ def test_faults_queue_times_and_persistent():
     assert meter.pending_faults == [("silent", 2), ("bad_checksum", 1)]
     assert meter.respond(TARIFF1) is None and meter.respond(TARIFF1) is None
     assert kaskad11_sum(meter.respond(TARIFF1)[:-1]) != meter.sent[-1][-1]
-    assert meter.respond(TARIFF1) == h("0B 26 44 7F 01 40 E2 01 00 01 19")
+    assert meter.respond(TARIFF1) == h(vectors.reply("kaskad-11-c1", "tariff 1")["wire"])
     meter.persistent_fault = "error_status"
     assert meter.respond(TARIFF1)[-2] == 0x00
     meter.clear_faults()
