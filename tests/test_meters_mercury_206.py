@@ -1,4 +1,5 @@
-"""Mercury-206: the vectors of other-meters.md §2.6, the allowlist, the poll against a replay line
+"""Mercury-206: the vectors of docs/protocols/mercury-206.md (docs/protocols/vectors/mercury-206.json,
+which tests/test_sim_mercury_206.py checks against the independent meter model), the allowlist, the poll against a replay line
 (fixed frames, not a meter model), plausibility, and a fuzz of mutated replies."""
 
 import os
@@ -9,39 +10,30 @@ from kaskad import reading as fields
 from kaskad.meters import RefusedCommand
 from kaskad.meters import mercury_206 as family
 from kaskad.meters.mercury_206 import frame
+import protocol_vectors as vectors
 from meter_bench import KINDS, SCATTERED, Bench, crc16_modbus, fuzz, fuzz_line, hexbytes, mercury_frame
 
 SERIAL = 36896545
 ADDR = hexbytes("02 32 FF 21")
 
-REQUEST_VECTORS = [
-    (36896545, 0x82, "02 32 FF 21 82 FB 79"),
-    (36896545, frame.CMD_SERIAL, "02 32 FF 21 2F 3A C4"),
-    (36896545, frame.CMD_MADE, "02 32 FF 21 66 FB 32"),
-    (36896545, frame.CMD_INSTANT, "02 32 FF 21 63 3B 31"),
-    (36896545, frame.CMD_ENERGY, "02 32 FF 21 27 3B 02"),
-    (36896545, frame.CMD_HOURS, "02 32 FF 21 69 BB 36"),
-    (35900555, 0x82, "02 23 CC 8B 82 70 EA"),
-    (35900555, frame.CMD_INSTANT, "02 23 CC 8B 63 B0 A2"),
-    (35900555, frame.CMD_ENERGY, "02 23 CC 8B 27 B0 91"),
-    (35900555, frame.CMD_HOURS, "02 23 CC 8B 69 30 A5"),
-]
+DOC = vectors.load("mercury-206")
+REQUEST_VECTORS = [(v["address"], v["command"], v["wire"]) for v in DOC["requests"]]
 PING = 0x82  # the old driver's wake-up: its meaning is unknown, so it is not on the allowlist
+REQUEST = {v["name"]: hexbytes(v["wire"]) for v in DOC["requests"] if v["address"] == SERIAL}
 
-REPLY_INSTANT = hexbytes("02 32 FF 21 63 22 95 12 34 00 28 31 F8 02")  # 229.5 V, 12.34 A, 2831 W
-REPLY_ENERGY = hexbytes("02 32 FF 21 27 00 12 34 56 00 00 78 90 00 00 00 00 00 00 00 00 90 8A")
-REPLY_MADE = hexbytes("02 32 FF 21 66 10 12 18 69 FE")  # 10.12.2018
+REPLY_INSTANT = hexbytes(vectors.reply("mercury-206", "U/I/P")["wire"])  # 229.5 V, 12.34 A, 2831 W
+REPLY_ENERGY = hexbytes(vectors.reply("mercury-206", "tariffs")["wire"])
+REPLY_MADE = hexbytes(vectors.reply("mercury-206", "release date")["wire"])  # 10.12.2018
 
 REPLIES = {
-    hexbytes("02 32 FF 21 2F 3A C4"): mercury_frame(ADDR + b"\x2f" + ADDR),
-    hexbytes("02 32 FF 21 66 FB 32"): REPLY_MADE,
-    hexbytes("02 32 FF 21 63 3B 31"): REPLY_INSTANT,
-    hexbytes("02 32 FF 21 27 3B 02"): REPLY_ENERGY,
-    hexbytes("02 32 FF 21 69 BB 36"): mercury_frame(ADDR + b"\x69" + hexbytes("01 23 45 00 06 78")),
+    REQUEST["serial number"]: mercury_frame(ADDR + b"\x2f" + ADDR),
+    REQUEST["release date"]: REPLY_MADE,
+    REQUEST["U/I/P"]: REPLY_INSTANT,
+    REQUEST["tariffs"]: REPLY_ENERGY,
+    REQUEST["running time"]: mercury_frame(ADDR + b"\x69" + hexbytes("01 23 45 00 06 78")),
 }
-REQUESTS = {name: hexbytes(text) for name, text in (
-    ("serial", "02 32 FF 21 2F 3A C4"), ("made", "02 32 FF 21 66 FB 32"), ("instant", "02 32 FF 21 63 3B 31"),
-    ("energy", "02 32 FF 21 27 3B 02"), ("hours", "02 32 FF 21 69 BB 36"))}
+REQUESTS = {"serial": REQUEST["serial number"], "made": REQUEST["release date"], "instant": REQUEST["U/I/P"],
+            "energy": REQUEST["tariffs"], "hours": REQUEST["running time"]}
 
 TARIFFS_WH = [1234560, 78900, 0, 0]  # 0.01 kWh -> Wh
 BATTERY_PCT = round(100 * (120 - (12345 + 678) // 24 // 30) / 120)
@@ -49,7 +41,7 @@ TRUTH = TARIFFS_WH + [sum(TARIFFS_WH), 22950, 12340, 283100, BATTERY_PCT, None, 
 
 
 def test_the_test_crc_is_crc16_modbus_and_matches_the_document():
-    assert crc16_modbus(b"123456789") == 0x4B37
+    assert crc16_modbus(DOC["crc16"]["check"]["ascii"].encode()) == int(DOC["crc16"]["check"]["crc"], 16)
     for _, _, text in REQUEST_VECTORS:
         wire = hexbytes(text)
         assert crc16_modbus(wire[:-2]) == wire[-2] | wire[-1] << 8
@@ -58,7 +50,7 @@ def test_the_test_crc_is_crc16_modbus_and_matches_the_document():
 
 
 def test_the_firmware_crc_matches_the_check_value_and_the_vectors():
-    assert frame.crc16(b"123456789", 9) == 0x4B37
+    assert frame.crc16(DOC["crc16"]["check"]["ascii"].encode(), 9) == int(DOC["crc16"]["check"]["crc"], 16)
     for _, _, text in REQUEST_VECTORS:
         wire = hexbytes(text)
         assert frame.crc16(wire, 5) == wire[5] | wire[6] << 8
@@ -74,14 +66,17 @@ def test_requests_match_the_document(address, command, text):
 def test_the_documents_replies_decode_to_their_values():
     bench = Bench(family, REPLIES, SERIAL)
     assert bench.poll(), bench.errors
+    tariffs, instant = vectors.reply("mercury-206", "tariffs")["decoded"], vectors.reply("mercury-206", "U/I/P")["decoded"]
+    assert TARIFFS_WH == [vectors.scaled(tariffs["t%d_kwh" % (n + 1)], "0.001") for n in range(4)]
     assert [bench.value(fields.ENERGY_T1 + n) for n in range(4)] == TARIFFS_WH  # T1 1234.56, T2 78.90 kWh
     assert bench.value(fields.TOTAL) == 1234560 + 78900
-    assert bench.value(fields.VOLTAGE) == 22950  # 229.5 V
-    assert bench.value(fields.CURRENT) == 12340  # 12.34 A
-    assert bench.value(fields.POWER) == 283100  # 2831 W
+    assert bench.value(fields.VOLTAGE) == vectors.scaled(instant["voltage_v"], "0.01") == 22950  # 229.5 V
+    assert bench.value(fields.CURRENT) == vectors.scaled(instant["current_a"], "0.001") == 12340  # 12.34 A
+    assert bench.value(fields.POWER) == vectors.scaled(instant["power_w"], "0.01") == 283100  # 2831 W
     assert bench.value(fields.BATTERY) == BATTERY_PCT == 85
     reading = bench.reading
     assert (reading.serial, reading.made, reading.model) == ("36896545", "2018-12-10", "Mercury-206")
+    assert reading.made == vectors.reply("mercury-206", "release date")["decoded"]["date"]
     assert bench.errors == []
 
 
@@ -92,7 +87,7 @@ def test_a_poll_asks_only_allowlisted_requests_and_the_date_only_once():
     sent = bench.requests()
     assert set(sent) <= set(REPLIES)
     assert sent.count(REQUESTS["made"]) == 1
-    assert hexbytes("02 32 FF 21 82 FB 79") not in sent
+    assert REQUEST["ping"] not in sent
 
 
 def test_it_works_without_an_echo_too():

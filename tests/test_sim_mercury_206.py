@@ -1,13 +1,15 @@
 """The simulated Mercury-206 (host/kaskad_sim/mercury_206.py) against the team's notes.
 
-Expected bytes come from /work/shared/protocols/other-meters.md section 2.6 (requests computed by
-an independent script, synthetic replies), never from the code under test, except where a test
-says it checks a consistency property.
+Expected bytes come from docs/protocols/mercury-206.md's vectors (docs/protocols/vectors/
+mercury-206.json: requests computed by an independent script, synthetic replies; the driver's
+tests read the same file), never from the code under test, except where a test says it checks a
+consistency property.
 """
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import protocol_vectors as vectors
 from kaskad_sim.mercury_206 import (FAULTS, READ_ONLY_COMMANDS, SimMercury206, bcd, build_request,
                                     crc16_modbus)
 from kaskad_sim.sim_base import NS_PER_MS
@@ -15,30 +17,22 @@ from kaskad_sim.sim_base import NS_PER_MS
 h = bytes.fromhex
 SERIAL = 36896545  # 0x0232FF21
 
-# other-meters.md 2.6: (serial, command, wire)
-REQUESTS = [
-    (SERIAL, 0x82, "02 32 FF 21 82 FB 79"),
-    (SERIAL, 0x2F, "02 32 FF 21 2F 3A C4"),
-    (SERIAL, 0x66, "02 32 FF 21 66 FB 32"),
-    (SERIAL, 0x63, "02 32 FF 21 63 3B 31"),
-    (SERIAL, 0x27, "02 32 FF 21 27 3B 02"),
-    (SERIAL, 0x69, "02 32 FF 21 69 BB 36"),
-    (35900555, 0x82, "02 23 CC 8B 82 70 EA"),
-    (35900555, 0x63, "02 23 CC 8B 63 B0 A2"),
-    (35900555, 0x27, "02 23 CC 8B 27 B0 91"),
-    (35900555, 0x69, "02 23 CC 8B 69 30 A5"),
-]
-# Reply lengths (notes 2.3).
-REPLY_LEN = {0x82: 8, 0x2F: 11, 0x66: 10, 0x63: 14, 0x27: 23, 0x69: 13}
-NET = h("02 32 FF 21 63 3B 31")
-NET_REPLY = h("02 32 FF 21 63 22 95 12 34 00 28 31 F8 02")
+# The document's requests: (serial, command, wire), and the reply length of each command.
+DOC = vectors.load("mercury-206")
+REQUESTS = [(v["address"], v["command"], v["wire"]) for v in DOC["requests"]]
+REPLY_LEN = {v["command"]: v["reply_len"] for v in DOC["requests"]}
+REQUEST = {v["name"]: h(v["wire"]) for v in DOC["requests"] if v["address"] == SERIAL}
+NET = REQUEST["U/I/P"]
+NET_REPLY = h(vectors.reply("mercury-206", "U/I/P")["wire"])
 
 
 def awake(**state) -> SimMercury206:
-    """A woken meter holding the values of the notes' synthetic replies."""
-    return SimMercury206(serial=SERIAL, voltage_raw=2295, current_raw=1234, power_w=2831,
-                         tariffs_raw=[123456, 7890, 0, 0], released=(2018, 12, 10), asleep=False,
-                         **state)
+    """A woken meter holding the values of the document's synthetic replies."""
+    held = {}
+    for reply in DOC["replies"]:
+        held.update({key: tuple(value) if key == "released" else value for key, value in reply["meter"].items()})
+    held.update(state)
+    return SimMercury206(serial=SERIAL, asleep=False, **held)
 
 
 def check_reply(frame: bytes, command: int, serial: int = SERIAL) -> bytes:
@@ -51,7 +45,8 @@ def check_reply(frame: bytes, command: int, serial: int = SERIAL) -> bytes:
 
 # --------------------------------------------------------------------------------- CRC, BCD
 def test_crc16_modbus_check_value():
-    assert crc16_modbus(b"123456789") == 0x4B37
+    check = DOC["crc16"]["check"]
+    assert crc16_modbus(check["ascii"].encode()) == int(check["crc"], 16) == 0x4B37
 
 
 def test_bcd():
@@ -75,12 +70,21 @@ def test_every_request_vector_is_answered(serial, command, wire):
     assert meter.received == [(command, b"")] and meter.forbidden == []
 
 
-def test_synthetic_replies_byte_exact():
+@pytest.mark.parametrize("vector", DOC["replies"], ids=lambda v: v["name"])
+def test_synthetic_replies_byte_exact(vector):
+    request = [v for v in DOC["requests"] if (v["address"], v["command"]) == (SERIAL, vector["command"])][0]
+    assert awake().respond(h(request["wire"])) == h(vector["wire"])
+
+
+def test_what_the_synthetic_replies_say_is_what_the_meter_held():
     meter = awake()
-    assert meter.respond(NET) == NET_REPLY
-    assert meter.respond(h("02 32 FF 21 27 3B 02")) == \
-        h("02 32 FF 21 27 00 12 34 56 00 00 78 90 00 00 00 00 00 00 00 00 90 8A")
-    assert meter.respond(h("02 32 FF 21 66 FB 32")) == h("02 32 FF 21 66 10 12 18 69 FE")
+    instant = vectors.reply("mercury-206", "U/I/P")["decoded"]
+    assert (meter.voltage_raw, meter.current_raw, meter.power_w) == (
+        vectors.scaled(instant["voltage_v"], "0.1"), vectors.scaled(instant["current_a"], "0.01"),
+        vectors.scaled(instant["power_w"], "1"))
+    tariffs = vectors.reply("mercury-206", "tariffs")["decoded"]
+    assert meter.tariffs_raw == [vectors.scaled(tariffs["t%d_kwh" % (n + 1)], "0.01") for n in range(4)]
+    assert "%04d-%02d-%02d" % tuple(meter.released) == vectors.reply("mercury-206", "release date")["decoded"]["date"]
 
 
 def test_state_reaches_every_reply():
@@ -102,16 +106,16 @@ def test_state_reaches_every_reply():
 def test_first_request_after_idle_wakes_the_meter_unanswered():
     meter = SimMercury206(serial=SERIAL)
     assert meter.asleep
-    assert meter.respond(h("02 32 FF 21 82 FB 79")) is None
-    assert meter.respond(h("02 32 FF 21 82 FB 79")) is not None
+    assert meter.respond(REQUEST["ping"]) is None
+    assert meter.respond(REQUEST["ping"]) is not None
     assert meter.received == [(0x82, b"")] * 2
 
 
 def test_wake_reply_garbage():
     meter = SimMercury206(serial=SERIAL, wake_reply="garbage", wake_garbage_len=4)
-    junk = meter.respond(h("02 32 FF 21 82 FB 79"))
+    junk = meter.respond(REQUEST["ping"])
     assert len(junk) == 4
-    assert len(meter.respond(h("02 32 FF 21 82 FB 79"))) == 8
+    assert len(meter.respond(REQUEST["ping"])) == 8
 
 
 def test_falls_asleep_after_an_idle_gap():
@@ -119,7 +123,7 @@ def test_falls_asleep_after_an_idle_gap():
 
     def send(at_ms):
         plan = None
-        for byte in h("02 32 FF 21 82 FB 79"):
+        for byte in REQUEST["ping"]:
             plan = meter.hear(byte, now_ns=at_ms * NS_PER_MS)
         return plan
 
