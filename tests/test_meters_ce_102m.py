@@ -1,4 +1,6 @@
-"""Energomera CE-102M: the vectors of other-meters.md §3.6 (7-bit and on the wire with parity), the
+"""Energomera CE-102M: the vectors of docs/protocols/ce-102m.md (docs/protocols/vectors/ce-102m.json,
+which tests/test_sim_ce_102m.py checks against the independent meter model; 7-bit and on the
+wire with parity), the
 BCC, the allowlist, the session against a replay line (fixed frames, not a meter model), decimal
 parsing, plausibility, and a fuzz of mutated replies."""
 
@@ -10,25 +12,16 @@ from kaskad import reading as fields
 from kaskad.meters import RefusedCommand
 from kaskad.meters import ce_102m as family
 from kaskad.meters.ce_102m import frame
+import protocol_vectors as vectors
 from meter_bench import KINDS, SWAPPED, Bench, bcc7, ce_block, even_parity, fuzz, fuzz_line, hexbytes
 
-# §3.6: (request, 7-bit, on the wire)
-VECTORS = [
-    ("ident", "2F 3F 21 0D 0A", "AF 3F 21 8D 0A"),
-    ("option", "06 30 35 31 0D 0A", "06 30 35 B1 8D 0A"),
-    (b"STAT_", "01 52 31 02 53 54 41 54 5F 28 29 03 74", "81 D2 B1 82 53 D4 41 D4 5F 28 A9 03 74"),
-    (b"ET0PE", "01 52 31 02 45 54 30 50 45 28 29 03 37", "81 D2 B1 82 C5 D4 30 50 C5 28 A9 03 B7"),
-    (b"POWEP", "01 52 31 02 50 4F 57 45 50 28 29 03 64", "81 D2 B1 82 50 CF D7 C5 50 28 A9 03 E4"),
-    (b"VOLTA", "01 52 31 02 56 4F 4C 54 41 28 29 03 5F", "81 D2 B1 82 56 CF CC D4 41 28 A9 03 5F"),
-    (b"CURRE", "01 52 31 02 43 55 52 52 45 28 29 03 5A", "81 D2 B1 82 C3 55 D2 D2 C5 28 A9 03 5A"),
-    (b"SNUMB", "01 52 31 02 53 4E 55 4D 42 28 29 03 5E", "81 D2 B1 82 53 4E 55 4D 42 28 A9 03 DE"),
-    ("break", "01 42 30 03 75", "81 42 30 03 F5"),
-    ("password", "01 50 31 02 28 37 37 37 37 37 37 29 03 21", "81 50 B1 82 28 B7 B7 B7 B7 B7 B7 A9 03 21"),
-]
+# The document's requests: (request, 7-bit, on the wire); a read is named by its bytes
+DOC = vectors.load("ce-102m")
+VECTORS = [(v["read"].encode() if v["kind"] == "read" else v["kind"], v["seven_bit"], v["wire"]) for v in DOC["requests"]]
 WIRE = {name: hexbytes(wire) for name, _, wire in VECTORS}
 
-ET0PE_TEXT = b"ET0PE(12345.67)\r\n(9000.12)\r\n(3345.55)\r\n(0.00)\r\n(0.00)\r\n(0.00)\r\n"
-REPLY_ET0PE_7BIT = b"\x02" + ET0PE_TEXT + b"\x03\x66"  # §3.6, BCC 0x66
+ET0PE_TEXT = vectors.reply("ce-102m", "ET0PE")["seven_bit_text"].encode()
+REPLY_ET0PE_7BIT = hexbytes(vectors.reply("ce-102m", "ET0PE")["seven_bit"])  # BCC 0x66
 
 REPLIES = {
     WIRE["ident"]: even_parity(b"/EKT5CE102Mv10\r\n"),
@@ -53,7 +46,10 @@ def test_the_test_helpers_match_the_document():
         assert even_parity(seven) == wire
         if seven[0] == 0x01:
             assert bcc7(seven[1:-1]) == seven[-1]
-    assert bcc7(REPLY_ET0PE_7BIT[1:-1]) == 0x66
+    assert REPLY_ET0PE_7BIT == b"\x02" + ET0PE_TEXT + b"\x03" + REPLY_ET0PE_7BIT[-1:]
+    assert bcc7(REPLY_ET0PE_7BIT[1:-1]) == REPLY_ET0PE_7BIT[-1] == 0x66
+    for example in DOC["bcc"]["examples"]:
+        assert bcc7(example["covered_ascii"].encode()) == int(example["bcc"], 16)
 
 
 @pytest.mark.parametrize("name, seven, wire", [v for v in VECTORS if v[0] != "password"])
@@ -83,8 +79,10 @@ def test_the_allowlist_refuses_everything_else_before_writing():
 def test_the_document_reply_and_the_session_decode_to_their_values():
     bench = Bench(family, REPLIES, None)
     assert bench.poll(), bench.errors
-    assert bench.value(fields.TOTAL) == 12345670  # the first value is the total
-    assert [bench.value(fields.ENERGY_T1 + n) for n in range(4)] == [9000120, 3345550, 0, 0]
+    doc = vectors.reply("ce-102m", "ET0PE")["decoded"]
+    assert bench.value(fields.TOTAL) == vectors.scaled(doc["total_kwh"], "0.001") == 12345670  # the first value
+    assert [bench.value(fields.ENERGY_T1 + n) for n in range(4)] == [
+        vectors.scaled(doc["t%d_kwh" % (n + 1)], "0.001") for n in range(4)] == [9000120, 3345550, 0, 0]
     assert bench.value(fields.POWER) == 283100  # 2.831 kW
     assert bench.value(fields.VOLTAGE) == 22950  # 229.5 V: one decimal, not 229.05
     assert bench.value(fields.CURRENT) == 12300  # 12.3 A: the old parser made 12 030 mA of it

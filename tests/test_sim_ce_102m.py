@@ -1,8 +1,9 @@
 """The simulated Energomera CE-102M (host/kaskad_sim/ce_102m.py) against the team's notes.
 
-Expected bytes come from /work/shared/protocols/other-meters.md section 3.6 (each request as
-7-bit text and as the bytes on the wire with even parity; the synthetic ET0PE reply), never from
-the code under test, except where a test says it checks a consistency property.
+Expected bytes come from docs/protocols/ce-102m.md's vectors (docs/protocols/vectors/ce-102m.json:
+each request as 7-bit text and as the bytes on the wire with even parity; the synthetic ET0PE
+reply; the driver's tests read the same file), never from the code under test, except where a
+test says it checks a consistency property.
 """
 import re
 from decimal import Decimal
@@ -11,29 +12,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import protocol_vectors as vectors
 from kaskad_sim.ce_102m import (FAULTS, SimCe102m, bcc, build_command, strip_parity,
                                 with_parity)
 from kaskad_sim.sim_base import NS_PER_MS
 
 h = bytes.fromhex
 
-# other-meters.md 3.6: (name, 7-bit, on the wire)
-REQUESTS = {
-    "sign-on": ("2F 3F 21 0D 0A", "AF 3F 21 8D 0A"),
-    "ack": ("06 30 35 31 0D 0A", "06 30 35 B1 8D 0A"),
-    "STAT_": ("01 52 31 02 53 54 41 54 5F 28 29 03 74", "81 D2 B1 82 53 D4 41 D4 5F 28 A9 03 74"),
-    "ET0PE": ("01 52 31 02 45 54 30 50 45 28 29 03 37", "81 D2 B1 82 C5 D4 30 50 C5 28 A9 03 B7"),
-    "POWEP": ("01 52 31 02 50 4F 57 45 50 28 29 03 64", "81 D2 B1 82 50 CF D7 C5 50 28 A9 03 E4"),
-    "VOLTA": ("01 52 31 02 56 4F 4C 54 41 28 29 03 5F", "81 D2 B1 82 56 CF CC D4 41 28 A9 03 5F"),
-    "CURRE": ("01 52 31 02 43 55 52 52 45 28 29 03 5A", "81 D2 B1 82 C3 55 D2 D2 C5 28 A9 03 5A"),
-    "SNUMB": ("01 52 31 02 53 4E 55 4D 42 28 29 03 5E", "81 D2 B1 82 53 4E 55 4D 42 28 A9 03 DE"),
-    "B0": ("01 42 30 03 75", "81 42 30 03 F5"),
-    "P1": ("01 50 31 02 28 37 37 37 37 37 37 29 03 21",
-           "81 50 B1 82 28 B7 B7 B7 B7 B7 B7 A9 03 21"),
-}
+# The document's requests: name -> (7-bit, on the wire)
+DOC = vectors.load("ce-102m")
+_NAMES = {"ident": "sign-on", "option": "ack", "break": "B0", "password": "P1"}
+REQUESTS = {v["read"] if v["kind"] == "read" else _NAMES[v["kind"]]: (v["seven_bit"], v["wire"])
+            for v in DOC["requests"]}
 READS = ("STAT_", "ET0PE", "POWEP", "VOLTA", "CURRE", "SNUMB")
-ET0PE_REPLY = (b"\x02ET0PE(12345.67)\r\n(9000.12)\r\n(3345.55)\r\n(0.00)\r\n(0.00)\r\n(0.00)\r\n"
-               b"\x03\x66")
+ET0PE_REPLY = h(vectors.reply("ce-102m", "ET0PE")["seven_bit"])
 
 
 def wire(name: str) -> bytes:
@@ -41,7 +33,9 @@ def wire(name: str) -> bytes:
 
 
 def in_session(**state) -> SimCe102m:
-    meter = SimCe102m(tariffs_raw=[900012, 334555, 0, 0, 0], **state)
+    held = dict(vectors.reply("ce-102m", "ET0PE")["meter"])
+    held.update(state)
+    meter = SimCe102m(**held)
     assert meter.respond(wire("sign-on")) is not None
     assert meter.respond(wire("ack")) is not None
     assert meter.session == "programming"
@@ -60,7 +54,13 @@ def check_data_reply(reply: bytes) -> bytes:
 # --------------------------------------------------------------------------------- BCC, parity
 def test_bcc_check_value_and_the_notes_example():
     assert bcc(b"123456789") == 477 & 0x7F == 0x5D
-    assert bcc(b"B0\x03") == 0x75  # XOR would give 0x71 (notes 3.2)
+    for example in DOC["bcc"]["examples"]:  # B0 ETX: 0x75, where XOR would give 0x71
+        covered = example["covered_ascii"].encode()
+        assert bcc(covered) == int(example["bcc"], 16)
+        xor = 0
+        for byte in covered:
+            xor ^= byte
+        assert xor == int(example["xor_would_be"], 16) != bcc(covered)
 
 
 @pytest.mark.parametrize("name", REQUESTS)
@@ -102,6 +102,14 @@ def test_et0pe_reply_byte_exact():
     reply = meter.respond(wire("ET0PE"))
     assert strip_parity(reply) == ET0PE_REPLY
     assert reply == with_parity(ET0PE_REPLY)
+    assert ET0PE_REPLY[1:-2] == vectors.reply("ce-102m", "ET0PE")["seven_bit_text"].encode()
+
+
+def test_what_the_synthetic_reply_says_is_what_the_meter_held():
+    doc = vectors.reply("ce-102m", "ET0PE")["decoded"]
+    held = in_session().tariffs_raw  # T1..T5, 0.01 kWh
+    assert held[:4] == [vectors.scaled(doc["t%d_kwh" % (n + 1)], "0.01") for n in range(4)]
+    assert sum(held) == vectors.scaled(doc["total_kwh"], "0.01")
 
 
 def test_values_and_units():
