@@ -4,12 +4,13 @@ deadlines in character times, the echo discarded, a torn reply retried."""
 from kaskad.meters import ReplyError
 from kaskad.meters import kaskad_11_c1 as family
 from kaskad.meters.kaskad_11_c1 import frame
+import protocol_vectors as vectors
 from meter_bench import Bench, hexbytes
 
 import pytest
 
-OPEN = hexbytes("0F 02 44 7F 02 30 30 30 30 30 30 30 30 30 86")
-OPEN_REPLY = hexbytes("07 02 44 7F 02 01 CF")
+OPEN_REPLY = hexbytes(vectors.reply("kaskad-11-c1", "open OK")["wire"])
+OPEN = hexbytes(vectors.reply("kaskad-11-c1", "open OK")["request"])
 CHAR_NS = 10 * 1_000_000_000 // family.BAUD
 
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import protocol_vectors as vectors
 import pytest
 import serial
 
@@ -107,9 +108,9 @@ def test_pty_serves_a_ce102m_session_with_parity():
 @pty_only
 @pytest.mark.parametrize("name,args,requests,expect", [
     ("kaskad-11-c1", ["--address", "32580"],
-     [h("0F 02 44 7F 02 30 30 30 30 30 30 30 30 30 86")], h("07 02 44 7F 02 01 CF")),
-    ("mercury-206", ["--address", "36896545"],
-     [h("02 32 FF 21 82 FB 79"), h("02 32 FF 21 82 FB 79")], h("02 32 FF 21 82 00") ),
+     [h(vectors.reply("kaskad-11-c1", "open OK")["request"])], h(vectors.reply("kaskad-11-c1", "open OK")["wire"])),
+    ("mercury-206", ["--address", "36896545"],  # the reply: address, command, the model's ping byte 00
+     [h(vectors.requests("mercury-206")[0]["wire"])] * 2, h(vectors.requests("mercury-206")[0]["wire"])[:5] + b"\x00"),
 ])
 def test_pty_command_line_selects_the_family(name, args, requests, expect):
     proc = subprocess.Popen([sys.executable, SCRIPT, "--meter", name, "--seconds", "20", *args],
