@@ -26,7 +26,7 @@ h = bytes.fromhex
 
 
 def test_registry_lines_are_the_documented_ones():
-    # other-meters.md 0, 1.1, 2.1, 3.1 and the issue: the meter's own line settings.
+    # docs/protocols kaskad-11-c1.md 1.1, mercury-206.md 2.1, ce-102m.md 3.1 and the issue: line settings.
     lines = {name: (f.model, f.line) for name, f in FAMILIES.items()}
     assert lines == {"kaskad-1-mt": (SimMeter, "9600 8N1"),
                      "kaskad-11-c1": (SimKaskad11, "2400 8N1"),

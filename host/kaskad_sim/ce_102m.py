@@ -1,6 +1,6 @@
 """A simulated Energomera CE-102M that answers its IEC 61107-style session from its state (host only).
 
-Written from /work/shared/protocols/other-meters.md section 3, never from a driver: it is the
+Written from docs/protocols/ce-102m.md section 3, never from a driver: it is the
 independent model that tells whether the firmware's frames are right. API and audit logs: see
 `sim_base`.
 

@@ -1,6 +1,6 @@
 """A simulated KASKAD-11-C1 that answers requests byte-exactly from its state (host only).
 
-Written from /work/shared/protocols/other-meters.md section 1 (the team's notes on the reference
+Written from docs/protocols/kaskad-11-c1.md section 1 (the team's notes on the reference
 firmware and the vendor's KASKAD-11 document), never from a driver: it is the independent model
 that tells whether the firmware's frames are right. API and audit logs: see `sim_base`.
 

@@ -1,6 +1,6 @@
 """A simulated Mercury-206 that answers requests byte-exactly from its state (host only).
 
-Written from /work/shared/protocols/other-meters.md section 2, never from a driver: it is the
+Written from docs/protocols/mercury-206.md section 2, never from a driver: it is the
 independent model that tells whether the firmware's frames are right. API and audit logs: see
 `sim_base`.
 

@@ -1,6 +1,6 @@
 """A simulated KASKAD-1-MT that answers MIRTEK requests byte-exactly from its state.
 
-An independent model written from /work/shared/protocols/mirtek.md, never from the firmware: it is
+An independent model written from docs/protocols/mirtek.md, never from the firmware: it is
 the "independent meter model" that tells whether the firmware's frames are right. Host only.
 
 Everything a test may want to change between polls is a public attribute. The meter:

@@ -1,5 +1,5 @@
 # Runs on the MicroPython VM: the BTHome packets and AES-CCM of lib/kaskad, and their heap use.
-# The expected bytes come from outside this code: the worked example of shared/protocols/bthome.md
+# The expected bytes come from outside this code: the worked example of docs/protocols/bthome.md
 # (plain packet B), the packet layout of bthome.md section 1 built here byte by byte, and AES-CCM
 # outputs of the `cryptography` package's AESCCM(key, tag_length=4) (the CPython tests check the
 # same code against AESCCM on random inputs; this checks that the VM computes the same).

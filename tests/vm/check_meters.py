@@ -1,6 +1,7 @@
-# Runs on the MicroPython VM (and CPython): the three meter families against other-meters.md's
-# vectors, their allowlists, and one poll each through a replay link (fixed frames from the
-# document), so every line of a poll runs on MicroPython. Prints each family's import heap.
+# Runs on the MicroPython VM (and CPython): the three meter families against the vectors of
+# docs/protocols/*.md (a few, copied here: the VM reads no JSON), their allowlists, and one poll
+# each through a replay link (fixed frames from the documents), so every line of a poll runs on
+# MicroPython. Prints each family's import heap.
 import gc
 
 gc.collect()
