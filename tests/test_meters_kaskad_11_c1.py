@@ -55,6 +55,13 @@ def test_the_test_sum_matches_the_document():
         assert sum8(reply[:-1]) == reply[-1] and reply[0] == len(reply)
 
 
+def test_the_firmware_sum_matches_the_check_value_and_the_replies():
+    check = DOC["sum"]["check"]
+    assert frame.checksum(check["ascii"].encode(), 9) == int(check["sum"], 16)
+    for reply in (REPLY_TARIFF_1, REPLY_VOLTAGE, REPLY_CLOCK, REPLY_OPEN):
+        assert frame.checksum(reply, len(reply) - 1) == reply[-1]
+
+
 @pytest.mark.parametrize("address, command, data, text", REQUEST_VECTORS)
 def test_requests_match_the_document(address, command, data, text):
     buf = bytearray(frame.MAX_REQUEST)
