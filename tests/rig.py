@@ -1,5 +1,7 @@
 """A simulated board on a test bench: the stand-in UART on TX/RX, the independent meter model at the
-other end of the optical path, and the firmware's clock on the virtual time module."""
+other end of the optical path, the firmware's clock on the virtual time module, and the
+KASKAD-1-MT family's client (kaskad.meters.kaskad_1_mt) on the meters' link, writing into a
+kaskad.reading.Reading as the firmware's owner of the reading does."""
 
 import _cptime
 import _harness
@@ -7,13 +9,14 @@ import board
 import busio
 
 from kaskad.clock import Clock
-from kaskad.link import OpticalLink
-from kaskad.meter import MeterClient
+from kaskad.meters import kaskad_1_mt
+from kaskad.meters.link import ByteLink
+from kaskad.reading import Reading
 from kaskad_sim.frame import decode_frame, split_frames
 from kaskad_sim.meter import SimMeter
 from kaskad_sim.wire import SimWire
 
-BAUD = 9600
+BAUD = kaskad_1_mt.BAUD
 CHAR_NS = 10 * 1_000_000_000 // BAUD
 
 
@@ -26,9 +29,18 @@ class Rig:
         _harness.attach_far_end("TX", "RX", self.wire)
         self.uart = busio.UART(board.TX, board.RX, baudrate=BAUD, timeout=0, receiver_buffer_size=256)
         self.clock = Clock(_cptime)
-        self.link = OpticalLink(self.uart, self.clock, BAUD, reply_timeout_ms, retries=retries)
+        self.link = ByteLink(self.uart, self.clock, BAUD, reply_timeout_ms, retries=retries)
         self.errors = []
-        self.client = MeterClient(self.link, self.clock, self.meter.address, self.errors.append)
+        self.client = kaskad_1_mt.Meter(self.link, self.clock, self.meter.address, self.errors.append)
+        self.reading = Reading()
+
+    def poll(self):
+        return self.client.poll(self.reading)
+
+    def readdress(self, address):
+        """The owner's part of an address change: the client is told, the old values forgotten."""
+        self.client.address = address
+        self.reading.forget()
 
     def sent_commands(self):
         """Every request that left the board, decoded independently of the firmware: (dst, command, data)."""
@@ -53,3 +65,8 @@ def expected_from(sim):
     else:
         power = None  # transitional 0x2B power has no stated unit: not published
     return tariffs + [total, sim.voltage_raw, sim.current_raw, power, pct]
+
+
+def expected_reading(sim):
+    """expected_from per field of kaskad.reading: the KASKAD-1-MT never gives apparent power."""
+    return expected_from(sim) + [None]

@@ -27,6 +27,7 @@
 import gc
 
 from kaskad import bthome, console, mirtek
+from kaskad.meters.kaskad_1_mt import frame
 from kaskad import app as app_module
 from kaskad.app import App, default_name
 from kaskad.bthome import Broadcaster, MemoryCounterStore
@@ -211,7 +212,7 @@ class ScriptedUart:
         self._pending = bytearray(2 * mirtek.MAX_WIRE)
         self._end = 0
         self._at = 0
-        self._receiver = mirtek.FrameReceiver()
+        self._receiver = frame.Framer()
         self.requests = 0
 
     def reset_input_buffer(self):
@@ -221,12 +222,12 @@ class ScriptedUart:
         n = len(buf)
         pending = self._pending
         receiver = self._receiver
-        receiver.reset()
+        receiver.begin()
         for i in range(n):
             pending[i] = buf[i]
-            receiver.feed(buf[i])
+            receiver.unstuff(buf[i])
         self.time.ns += n * 1041667  # the nRF52840 returns once the bytes are out
-        body = receiver.body
+        body = receiver.buf
         arg = body[mirtek.HEADER_LEN] if receiver.length > mirtek.HEADER_LEN + 1 else -1
         self._end = n + self.meter.answer(body[6], arg, pending, n)
         self._at = 0

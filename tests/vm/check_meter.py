@@ -1,9 +1,10 @@
-# Runs on the MicroPython VM: a whole poll of the meter client through the optical link, with a
-# scripted UART that answers each request with a reply built here, and a counting clock.
-from kaskad import mirtek
+# Runs on the MicroPython VM: a whole poll of the KASKAD-1-MT family's client through the meters'
+# link, with a scripted UART that answers each request with a reply built here, and a counting clock.
 from kaskad.clock import Clock
-from kaskad.link import OpticalLink
-from kaskad.meter import MeterClient, ENERGY_T1, TOTAL, VOLTAGE, CURRENT, POWER, BATTERY
+from kaskad.meters import kaskad_1_mt
+from kaskad.meters.kaskad_1_mt import frame as mirtek
+from kaskad.meters.link import ByteLink
+from kaskad.reading import Reading, ENERGY_T1, TOTAL, VOLTAGE, CURRENT, POWER, BATTERY, FLAG_SEAL_CASE_OPEN
 
 ADDRESS = 20109
 
@@ -71,10 +72,10 @@ class ScriptedUart:
         frame = bytes(buf)
         self.sent.append(frame)
         self.time.ns += len(frame) * 1041667  # the nRF52840 returns once the bytes are out
-        receiver = mirtek.FrameReceiver()
+        receiver = mirtek.Framer()
         for value in frame:
-            receiver.feed(value)
-        body = receiver.body
+            receiver.unstuff(value)
+        body = receiver.buf
         key = (body[6], bytes(body[11:receiver.length - 1]))
         self.pending = frame + ANSWERS[key]
         return len(frame)
@@ -93,9 +94,9 @@ time = FakeTime()
 uart = ScriptedUart(time)
 clock = Clock(time, time.ticks_ms)
 errors = []
-client = MeterClient(OpticalLink(uart, clock, 9600), clock, ADDRESS, errors.append)
-assert client.poll(), errors
-reading = client.reading
+client = kaskad_1_mt.Meter(ByteLink(uart, clock, kaskad_1_mt.BAUD), clock, ADDRESS, errors.append)
+reading = Reading()
+assert client.poll(reading), errors
 now = clock.now_ms()
 assert [reading.get(ENERGY_T1 + i, now, 1000) for i in range(4)] == [1234560, 654320, 0, 0]
 assert reading.get(TOTAL, now, 1000) == 1888880
@@ -104,7 +105,8 @@ assert reading.get(CURRENT, now, 1000) == 4321
 assert reading.get(POWER, now, 1000) == 90000
 assert reading.get(BATTERY, now, 1000) == 50
 assert reading.serial == "3171112520109" and reading.made == "04.10.2017"
-assert reading.generation == mirtek.GEN_OLD
+assert reading.model == "KASKAD-1-MT (old)"
+assert reading.flags(clock.now_ms(), 1000) and reading.flag_bits == FLAG_SEAL_CASE_OPEN  # P2 (0x04, §3)
 assert reading.get(POWER, now + 2000, 1000) is None  # stale after its maximum age
 commands = [frame[8] for frame in uart.sent]
 # the first energy read of a meter is confirmed by a second one

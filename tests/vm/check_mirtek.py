@@ -1,5 +1,7 @@
-# Runs on the MicroPython VM (and CPython): the MIRTEK layer against the document's vectors.
-from kaskad import mirtek
+# Runs on the MicroPython VM (and CPython): the MIRTEK framing (kaskad.meters.kaskad_1_mt.frame)
+# against the document's vectors.
+from kaskad.meters import MeterRefused, RefusedCommand
+from kaskad.meters.kaskad_1_mt import frame as mirtek
 
 
 def hexbytes(text):
@@ -13,12 +15,12 @@ def request(address, command, data=b""):
 
 
 def frames(stream):
-    receiver = mirtek.FrameReceiver()
+    receiver = mirtek.Framer()
     out = []
     for value in stream:
-        result = receiver.feed(value)
+        result = receiver.unstuff(value)
         if result != mirtek.FEED_MORE:
-            out.append((result, bytes(receiver.body[:receiver.length])))
+            out.append((result, bytes(receiver.buf[:receiver.length])))
     return out
 
 
@@ -34,13 +36,13 @@ for command in range(256):
     try:
         request(20109, command)
         raise AssertionError("command 0x%02x was not refused" % command)
-    except mirtek.RefusedCommand:
+    except RefusedCommand:
         pass
 for address in (0, 0xFFFF):
     try:
         request(address, 0x01)
         raise AssertionError("address %d was not refused" % address)
-    except mirtek.RefusedCommand:
+    except RefusedCommand:
         pass
 
 energy = hexbytes("73 55 1A 00 FF FF 8D 4E 05 00 00 00 00 D8 E1 02 00 92 0A 30 01 00 00 40 E2 01 00 "
@@ -57,7 +59,7 @@ error = hexbytes("73 55 00 00 FF FF 8D 4E 2D 30 00 00 04 97 55")
 try:
     mirtek.check_reply(body, len(body), 20109, 0x2D, (5,))
     raise AssertionError("error status accepted")
-except mirtek.MeterRefused as refusal:
+except MeterRefused as refusal:
     assert refusal.code == 4
 
 assert mirtek.battery_pct(3, 2) == 67 and mirtek.battery_pct(0, 0) is None

@@ -25,7 +25,7 @@ A family is the package ``kaskad.meters.<module>`` (see FAMILIES). It exports:
                    (``reading.forget()``), since the reading is the owner's.
                  ``meter.progress``: None, or a callable called after every exchange, answered or
                    not (a poll of a silent meter takes seconds: the owner feeds its watchdog),
-                   as kaskad.meter.MeterClient.progress.
+                   as the MIRTEK client's always was.
 
 Read-only by construction: each family has ONE allowlist in its ``frame`` module, and its request
 encoder checks it before a byte exists to be written; a request outside it raises RefusedCommand.
@@ -35,8 +35,9 @@ of a request is discarded, and a reply is searched for in the byte stream (garba
 torn frame, another command's reply are skipped), so a late or noisy byte never shifts a value.
 """
 
-# (settings name, package under kaskad.meters). MIRTEK (kaskad-1-mt) joins when it moves here.
+# (settings name, package under kaskad.meters); the first is the default.
 FAMILIES = (
+    ("kaskad-1-mt", "kaskad_1_mt"),
     ("kaskad-11-c1", "kaskad_11_c1"),
     ("mercury-206", "mercury_206"),
     ("ce-102m", "ce_102m"),

@@ -1,14 +1,13 @@
 """A byte exchange with a meter over ``busio.UART``, timed in character times, for any framing.
 
-kaskad.link.OpticalLink is built around MIRTEK's frame receiver; this link takes the framing from
-the family instead (a "framer", below), and otherwise works the same way:
+The one link of every meter family; the framing comes from the family (a "framer", below):
 * it clears the input, then writes the request (on the nRF52840 ``write`` returns once the bytes
   are on the wire);
 * it discards the optical echo of its own request: incoming bytes that repeat the request from
   its first byte are dropped; at the first byte that differs, the bytes held back are handed to
   the framer after all (they were the reply's), and the echo is over;
 * it gives up when no byte came ``reply_timeout_ms`` after the request left, on a gap of
-  ``gap_chars`` character times once a reply has begun, and when the reply has not finished
+  ``framer.gap_chars`` character times once a reply has begun, and when the reply has not finished
   within ``framer.max_chars`` character times after the reply timeout;
 * it retries a failed exchange ``retries`` times, first letting the line fall quiet, so a late
   reply cannot collide with the next request. A frame the framer accepted is returned even when
@@ -23,6 +22,7 @@ A framer (one per family, see its ``frame`` module) has:
   ``in_frame``        True while a candidate has started
   ``why``             why the last candidate was rejected (text), or None
   ``max_chars``       the longest run of bytes a reply can take, echo and stray bytes included
+  ``gap_chars``       the longest silence inside a reply, in character times
 """
 
 from kaskad.clock import seconds
@@ -42,12 +42,12 @@ BITS_PER_CHAR = 10  # start bit + 8 data bits (7E1: 7 data + parity) + stop bit
 
 class ByteLink:
     def __init__(self, uart: "busio.UART", clock: "Clock", baudrate: int, reply_timeout_ms: int = 1000,
-                 gap_chars: int = 20, retries: int = 2) -> None:
+                 retries: int = 2) -> None:
         self._uart = uart
         self._clock = clock
         self.char_us = (BITS_PER_CHAR * 1000000 + baudrate - 1) // baudrate
         self.reply_timeout_us = reply_timeout_ms * 1000
-        self.gap_us = gap_chars * self.char_us
+        self.gap_us = 20 * self.char_us  # the last framer's gap (below): also the quiet wait's
         self.retries = retries
         self._one = bytearray(1)
         self._chunk = bytearray(32)
@@ -92,6 +92,7 @@ class ByteLink:
         clock = self._clock
         start_deadline = clock.now_us() + self.reply_timeout_us
         hard_deadline = start_deadline + framer.max_chars * self.char_us
+        self.gap_us = framer.gap_chars * self.char_us
         framer.begin()
         echo = 0  # request bytes heard back so far; -1 once the echo is over
         last_byte_us = 0

@@ -6,6 +6,8 @@ Energy registers are the values that matter most and the ones a slip would spoil
 register that looks wrong is read a second time and published only when both reads agree.
 """
 
+from kaskad.reading import AGE_LIMIT_MS
+
 MAX_POWER_W = 60000  # more than any single-phase household connection: bounds register growth
 MAX_POWER_CW = 6000000
 MAX_VOLTAGE_CV = 50000  # 500 V
@@ -16,12 +18,14 @@ MS_PER_WH_AT_MAX_POWER = 60  # 60 kW = 1 Wh every 60 ms
 
 def energy_suspicious(reading, field, value_wh, now_ms, one_count_wh):
     """True when a register needs a confirming second read before it is published: never read
-    before, gone backwards, or grown faster than MAX_POWER_W allows since it was last confirmed."""
+    before, too old to bound its growth, gone backwards, or grown faster than MAX_POWER_W allows
+    since it was last confirmed."""
     last = reading.values[field]
-    if last is None:
+    age = reading.age_ms(field, now_ms, AGE_LIMIT_MS)
+    if last is None or age is None:
         return True
     growth = value_wh - last
-    limit = (now_ms - reading.confirmed_ms[field]) // MS_PER_WH_AT_MAX_POWER + one_count_wh
+    limit = age // MS_PER_WH_AT_MAX_POWER + one_count_wh
     return not 0 <= growth <= limit
 
 

@@ -125,6 +125,7 @@ class Framer:
         self.size = 0
         self.why = None
         self.max_chars = 2 * MAX_REQUEST + 2 * MAX_REPLY
+        self.gap_chars = 20  # the longest silence inside a reply, in character times
         self._expect = EXPECT_IDENT
         self._name = b""
         self._scanned = 1  # bytes before this index hold no end marker

@@ -139,6 +139,7 @@ class Framer:
         self.length = 0
         self.why = None
         self.max_chars = 2 * MAX_REQUEST + 2 * MAX_REPLY
+        self.gap_chars = 20  # the longest silence inside a reply, in character times
         self._address = 0
         self._command = 0
         self._param = -1

@@ -106,6 +106,7 @@ class Framer:
         self.length = 0
         self.why = None
         self.max_chars = 2 * REQUEST_LEN + 2 * MAX_REPLY
+        self.gap_chars = 20  # the longest silence inside a reply, in character times
         self._prefix = bytearray(5)  # address and command every reply starts with
         self._size = 0
 

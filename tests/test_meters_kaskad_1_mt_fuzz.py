@@ -1,4 +1,4 @@
-"""Fuzz: 100 000+ random and mutated replies through the real optical link and meter client.
+"""Fuzz: 100 000+ random and mutated replies through the meters' link and the KASKAD-1-MT client.
 
 The meter model's true reply to every request is mutated the way a noisy optical path mangles
 bytes. After every poll: nothing escaped as an exception, and every published value is either
@@ -17,9 +17,9 @@ Two error models, because CRC8 has limits:
 
 import random
 
-from kaskad import meter
+from kaskad import reading as fields
 from kaskad_sim.meter import SimMeter
-from rig import Rig, expected_from
+from rig import Rig, expected_reading
 
 REPLIES = 100_000
 SCATTERED = 3  # the mutation kind beyond CRC8's guarantee
@@ -90,49 +90,56 @@ def mutate(rng, reply, previous):
     return bytes(data)
 
 
-def fuzz(kinds, replies, fields_checked):
+# The model's status: M1 and P1 in byte A (mirtek.md §3), published as these meanings.
+STATUS_A = 1 << 4 | 1 << 1
+TRUE_FLAGS = fields.FLAG_MAGNET_DC | fields.FLAG_SEAL_TERMINAL_OPEN
+
+
+def fuzz(kinds, replies, fields_checked, flags_checked=False):
     """Poll meters of each generation until `replies` mutated replies went by; return the number
     of wrong values published per field (only `fields_checked` fail the run at once)."""
     MutatingMeter.replies = MutatingMeter.mutations = 0
     MutatingMeter.kinds = kinds
     MutatingMeter.rng = random.Random(20109)
-    wrong = [0] * meter.FIELD_COUNT
+    wrong = [0] * fields.FIELD_COUNT
     polls = 0
     generations = (("old", 0x30), ("new", 0x90), ("transitional", 0x90))
     for index, (generation, role) in enumerate(generations):
         rig = Rig(meter_class=MutatingMeter, generation=generation, role=role, retries=1,
                   reply_timeout_ms=200, tariffs_raw=(12345678, 2345678, 345678, 0), decimals=2,
-                  current_3byte=True, current_raw=70123)
-        truth = expected_from(rig.meter)
+                  current_3byte=True, current_raw=70123, flags_a=STATUS_A)
+        truth = expected_reading(rig.meter)
         while MutatingMeter.replies < replies * (index + 1) // len(generations):
-            rig.client.poll()  # must not raise
+            rig.poll()  # must not raise
             polls += 1
             now = rig.clock.now_ms()
-            reading = rig.client.reading
-            for field in range(meter.FIELD_COUNT):
+            reading = rig.reading
+            for field in range(fields.FIELD_COUNT):
                 value = reading.get(field, now, 10**12)
                 if value is not None and value != truth[field]:
-                    assert field not in fields_checked, (generation, meter.FIELD_NAMES[field], value)
+                    assert field not in fields_checked, (generation, fields.FIELD_NAMES[field], value)
                     wrong[field] += 1
                     reading.values[field] = None  # count each slip once
                     reading.confirmed_ms[field] = None
             assert reading.serial in (None, rig.meter.serial) and reading.made in (None, rig.meter.made)
+            if flags_checked and reading.flags(now, 10**6):
+                assert reading.flag_bits == TRUE_FLAGS, (generation, hex(reading.flag_bits))
             rig.vclock.advance_to(rig.vclock.now_ns() + 1_000_000_000)
     assert MutatingMeter.replies >= replies
     assert MutatingMeter.mutations > 0.8 * replies
     print("\nfuzz: %d replies, %d mutated, %d polls, wrong values published: %s" % (
         MutatingMeter.replies, MutatingMeter.mutations, polls,
-        {meter.FIELD_NAMES[f]: n for f, n in enumerate(wrong) if n} or "none"))
+        {fields.FIELD_NAMES[f]: n for f, n in enumerate(wrong) if n} or "none"))
     return wrong
 
 
 def test_line_errors_never_escape_and_never_publish_a_wrong_value():
-    assert fuzz(LINE_ERRORS, REPLIES, range(meter.FIELD_COUNT)) == [0] * meter.FIELD_COUNT
+    assert fuzz(LINE_ERRORS, REPLIES, range(fields.FIELD_COUNT), flags_checked=True) == [0] * fields.FIELD_COUNT
 
 
 def test_scattered_errors_never_publish_a_wrong_energy_register():
-    wrong = fuzz([SCATTERED], REPLIES // 5, range(meter.TOTAL + 1))
+    wrong = fuzz([SCATTERED], REPLIES // 5, range(fields.TOTAL + 1))
     # what CRC8 lets through at most: one corrupt reply in 256 taken for good, and each wrong
     # instantaneous value needs one of those
     assert sum(wrong) <= MutatingMeter.mutations // 256, {
-        meter.FIELD_NAMES[f]: n for f, n in enumerate(wrong) if n}
+        fields.FIELD_NAMES[f]: n for f, n in enumerate(wrong) if n}

@@ -1,4 +1,4 @@
-"""MIRTEK framing against the protocol document's own vectors (docs/protocols/mirtek.md §7, §8,
+"""MIRTEK framing (kaskad.meters.kaskad_1_mt.frame) against the protocol document's own vectors (docs/protocols/mirtek.md §7, §8,
 read from docs/protocols/vectors/kaskad-1-mt.json, which tests/test_sim_meter.py checks against the
 independent meter model too).
 
@@ -9,7 +9,8 @@ reference firmware's C builder and a third-party frame; none of them comes from 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from kaskad import mirtek
+from kaskad.meters import MeterRefused, RefusedCommand, ReplyError
+from kaskad.meters.kaskad_1_mt import frame as mirtek
 from kaskad_sim.frame import decode_frame
 
 import protocol_vectors as vectors
@@ -26,13 +27,13 @@ def request(address, command, data=b""):
 
 
 def receive(stream):
-    """Feed a byte stream to a FrameReceiver; return the list of (result, body) it produced."""
-    receiver = mirtek.FrameReceiver()
+    """Feed a byte stream to the Framer's unstuffing; return the list of (result, body) it produced."""
+    receiver = mirtek.Framer()
     out = []
     for value in stream:
-        result = receiver.feed(value)
+        result = receiver.unstuff(value)
         if result != mirtek.FEED_MORE:
-            out.append((result, bytes(receiver.body[: receiver.length])))
+            out.append((result, bytes(receiver.buf[: receiver.length])))
     return out
 
 
@@ -60,7 +61,7 @@ def test_requests_match_the_document(command, data, address, expected):
     if len(data) in mirtek.READ_ONLY.get(command, ()):
         assert request(address, command, data) == wire(expected)
     else:  # the document's optional reads this firmware never sends: refused, not built
-        with pytest.raises(mirtek.RefusedCommand):
+        with pytest.raises(RefusedCommand):
             request(address, command, data)
 
 
@@ -72,16 +73,16 @@ def test_the_firmware_sends_most_of_the_documents_requests():
 @pytest.mark.parametrize("command", [c for c in range(256) if c not in mirtek.READ_ONLY])
 def test_every_other_command_is_refused(command):
     buf = bytearray(mirtek.MAX_WIRE)
-    with pytest.raises(mirtek.RefusedCommand):
+    with pytest.raises(RefusedCommand):
         mirtek.encode_request(buf, 20109, command, b"")
-    with pytest.raises(mirtek.RefusedCommand):
+    with pytest.raises(RefusedCommand):
         mirtek.encode_request(buf, 20109, command, b"\x01")
     assert buf == bytearray(mirtek.MAX_WIRE)  # nothing was built
 
 
 @pytest.mark.parametrize("address", [0, 65535, 65536, -1])
 def test_broadcast_and_out_of_range_addresses_are_refused(address):
-    with pytest.raises(mirtek.RefusedCommand):
+    with pytest.raises(RefusedCommand):
         request(address, mirtek.CMD_PING)
 
 
@@ -89,7 +90,7 @@ def test_read_only_command_with_a_write_sized_payload_is_refused():
     # 0x2D with 5 bytes would be ReadEnergyOnHour; 0x0A with 2 bytes is no documented form
     for command, data in ((mirtek.CMD_POWER, b"\x00" * 5), (mirtek.CMD_FACTORY_STRING, b"\x01\x02"),
                           (mirtek.CMD_PING, b"\x00")):
-        with pytest.raises(mirtek.RefusedCommand):
+        with pytest.raises(RefusedCommand):
             request(20109, command, data)
 
 
@@ -148,7 +149,7 @@ def test_voltage_current_power_replies():
 def test_error_reply_is_a_refusal_with_its_meaning():
     (result, body), = receive(REPLY_ERROR)
     doc = decoded("Error reply")
-    with pytest.raises(mirtek.MeterRefused) as caught:
+    with pytest.raises(MeterRefused) as caught:
         mirtek.check_reply(body, len(body), 20109, mirtek.CMD_POWER, (5,))
     assert caught.value.code == doc["error"]
     assert doc["meaning"] in caught.value.what
@@ -164,7 +165,7 @@ def test_unstuffing_of_data_bytes():
 def test_echo_is_recognised_as_a_request():
     (result, body), = receive(request(20109, mirtek.CMD_PING))
     assert mirtek.frame_is_request(body, len(body))
-    with pytest.raises(mirtek.ReplyError, match="direction"):
+    with pytest.raises(ReplyError, match="direction"):
         mirtek.check_reply(body, len(body), 20109, mirtek.CMD_PING, (0,))
 
 
@@ -176,7 +177,7 @@ def test_crc_is_checked(mutate, expected):
     (result, body), = receive(REPLY_VOLTAGE)
     body = mutate(body)
     if expected:
-        with pytest.raises(mirtek.ReplyError, match=expected):
+        with pytest.raises(ReplyError, match=expected):
             mirtek.check_reply(body, len(body), 20109, mirtek.CMD_VOLTAGE, (3,))
     else:
         assert mirtek.check_reply(body, len(body), 20109, mirtek.CMD_VOLTAGE, (3,)) == 3
@@ -184,11 +185,11 @@ def test_crc_is_checked(mutate, expected):
 
 def test_foreign_address_command_and_length_are_rejected():
     (result, body), = receive(REPLY_VOLTAGE)
-    with pytest.raises(mirtek.ReplyError, match="address"):
+    with pytest.raises(ReplyError, match="address"):
         mirtek.check_reply(body, len(body), 20110, mirtek.CMD_VOLTAGE, (3,))
-    with pytest.raises(mirtek.ReplyError, match="command"):
+    with pytest.raises(ReplyError, match="command"):
         mirtek.check_reply(body, len(body), 20109, mirtek.CMD_CURRENT, (3, 4))
-    with pytest.raises(mirtek.ReplyError, match="data length"):
+    with pytest.raises(ReplyError, match="data length"):
         mirtek.check_reply(body, len(body), 20109, mirtek.CMD_VOLTAGE, (4,))
 
 
@@ -202,7 +203,7 @@ def test_a_params_length_that_disagrees_with_the_frame_is_rejected():
         forged = bytearray(body[:-1])
         forged[0] = (forged[0] & 0xE0) | says  # carries 3 data bytes
         forged.append(mirtek_crc8(bytes(forged)))
-        with pytest.raises(mirtek.ReplyError, match="length: PARAMS says %d data bytes, frame has 3" % says):
+        with pytest.raises(ReplyError, match="length: PARAMS says %d data bytes, frame has 3" % says):
             mirtek.check_reply(forged, len(forged), 20109, mirtek.CMD_VOLTAGE, (2, 3, 4))
 
 
@@ -251,7 +252,7 @@ def test_requests_are_well_formed_and_read_back(address, command, draw):
     length = draw.draw(st.sampled_from(mirtek.READ_ONLY[command]))
     data = draw.draw(st.binary(min_size=length, max_size=length))
     wrong = draw.draw(st.binary(max_size=3).filter(lambda d: len(d) not in mirtek.READ_ONLY[command]))
-    with pytest.raises(mirtek.RefusedCommand):  # a length the allowlist lacks is never sent
+    with pytest.raises(RefusedCommand):  # a length the allowlist lacks is never sent
         request(address, command, wrong)
     frame = request(address, command, data)
     decoded = decode_frame(frame)  # the meter model's own decoder checks stuffing, length and CRC
@@ -278,7 +279,7 @@ def test_any_byte_stream_is_survived(stream):
         if result == mirtek.FEED_FRAME:
             try:
                 mirtek.check_reply(body, len(body), 20109, mirtek.CMD_PING, (4,))
-            except mirtek.ReplyError:
+            except ReplyError:
                 pass
 
 
@@ -300,3 +301,46 @@ def test_factory_string_is_trimmed_and_ascii_only():
     padded = bytes([2]) + b" 04.10.2017 ".ljust(30, b"\x00")
     assert mirtek.factory_string(padded, 31) == "04.10.2017"
     assert mirtek.factory_string(bytes([1]) + b"\xff" * 30, 31) is None
+
+
+ENERGY_REPLY = wire("73 55 1A 00 FF FF 8D 4E 05 00 00 00 00 D8 E1 02 00 92 0A 30 01 00 00 40 E2 01 00 "
+                    "98 FF 00 00 00 00 00 00 00 00 00 00 58 55")
+
+
+def find(stream, address=20109, command=mirtek.CMD_ENERGY, lengths=(26,)):
+    """Feed a stream to the Framer as the link does: the body it accepted, or its reason why not."""
+    framer = mirtek.Framer()
+    framer.expect(address, command, lengths)
+    framer.begin()
+    for value in stream:
+        if framer.feed(value):
+            return bytes(framer.buf[: framer.length])
+    return framer.why
+
+
+def test_the_framer_finds_the_reply_after_the_echo_garbage_and_a_rejected_frame():
+    body = find(ENERGY_REPLY)
+    assert isinstance(body, bytes) and body[6] == mirtek.CMD_ENERGY
+    echo = request(20109, mirtek.CMD_ENERGY)
+    other = wire("73 55 1A 00 FF FF 8D 4E 05 00 00 00 00 D8 E1 02 00 92 0A 30 01 00 00 40 E2 01 00 "
+                 "98 FF 00 00 00 00 00 00 00 00 00 00 59 55")  # the CRC byte spoiled
+    assert find(echo + b"\x00\x73\x55\x11" + other + ENERGY_REPLY) == body
+
+
+@pytest.mark.parametrize("stream,lengths,why", [
+    (ENERGY_REPLY, (30,), "data length 26"),
+    (ENERGY_REPLY[:-2] + b"\x59\x55", (26,), "CRC mismatch"),
+    (request(20109, mirtek.CMD_ENERGY), (26,), None),  # only our own echo: nothing to say
+    (wire("73 55 03 00 73 41 55"), (26,), "bad escape"),
+])
+def test_the_framer_says_why_it_found_no_reply(stream, lengths, why):
+    found = find(stream, lengths=lengths)
+    assert found is None if why is None else found.startswith(why)
+
+
+def test_the_framer_accepts_a_refusal_for_the_client_to_raise():
+    body = find(wire("73 55 00 00 FF FF 8D 4E 2D 30 00 00 04 97 55"), command=0x2D, lengths=(5,))
+    assert body[10] == 4
+    with pytest.raises(MeterRefused, match="wrong data length") as caught:
+        raise mirtek.refused(0x2D, body[10])
+    assert caught.value.code == 4

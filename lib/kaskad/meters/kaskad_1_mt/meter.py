@@ -1,0 +1,323 @@
+"""The read-only KASKAD-1-MT client (MIRTEK protocol): one poll cycle into a kaskad.reading.Reading.
+
+Per poll (mirtek.md §4; the order of the old firmware):
+  0x01 ping                  the meter's address and firmware version; its role byte tells an
+                             old meter from a newer one, 0x30's board id transitional from new
+  0x0A serial number, date of manufacture       once per meter; meters made before 2015 refuse
+  0x05 energy T1..T4 and their sum              the form by generation, the other if refused
+  0x1E battery
+  old meters:   0x29 voltage, 0x2D power, 0x2C current (some lack 0x2C: then never asked again)
+  newer meters: 0x2B group 0 (voltage, current, power at once); refused -> 0x29 and 0x2C
+
+Every value is checked for plausibility after the frame checks (CRC8 misses about 1 in 256
+frames hit by errors scattered over several bytes); energy registers that look wrong are read a
+second time and published only when both replies agree byte for byte (kaskad.meters.plausible).
+The meter's generation goes into the reading's ``model`` ("KASKAD-1-MT (new)").
+
+Flags: every reply carries two status bytes (§3). MIRTEK_FLAGS maps the bits that have a meaning
+in kaskad.reading; the others are not published (see the table).
+"""
+
+from kaskad import reading as fields
+from kaskad.meters import MeterRefused, ReplyError, plausible
+from kaskad.meters.kaskad_1_mt import frame
+
+# Request forms, remembered per meter once one works
+_FORM_OLD = 0
+_FORM_NEW = 1
+_FORM_NONE = 2  # the meter refused every form: stop asking until the next identity read
+
+MODELS = (None, "KASKAD-1-MT (old)", "KASKAD-1-MT (transitional)", "KASKAD-1-MT (new)")  # by frame.GEN_*
+
+_ENERGY_TYPE_ACTIVE_IMPORT = b"\x00"
+_PHASE_1 = b"\x01"
+_INSTANT_GROUP_0 = b"\x00"
+_FIELD_SERIAL = b"\x01"
+_FIELD_MADE = b"\x02"
+
+# MIRTEK status flags (§3; offset in the unstuffed body, bit, flag by meaning). Bytes A (body[8]:
+# W SY M2 M1 P3 P2 P1 JL) and B (body[9]: N AR ND IN R2 R1 R0 J), the first letter bit 7.
+_STATUS_A = 8
+_STATUS_B = 9
+MIRTEK_FLAGS = (
+    (_STATUS_A, 1, fields.FLAG_SEAL_TERMINAL_OPEN),  # P1: the terminal-block cover seal was opened
+    (_STATUS_A, 2, fields.FLAG_SEAL_CASE_OPEN),  # P2: the housing cover seal was opened
+    (_STATUS_A, 3, fields.FLAG_SEAL_MODULE_OPEN),  # P3: the communication-module cover seal was opened
+    (_STATUS_A, 4, fields.FLAG_MAGNET_DC),  # M1: a constant magnetic field was detected
+    (_STATUS_A, 5, fields.FLAG_MAGNET_AC),  # M2: an alternating magnetic field was detected
+    (_STATUS_B, 5, fields.FLAG_EMERGENCY),  # ND: an emergency condition has occurred
+    (_STATUS_B, 7, fields.FLAG_IMBALANCE),  # N: current imbalance (phase and neutral differ)
+)
+# R2 (B bit 3, 1 = load disconnected) is FLAG_RELAY_OFF only when R0 (bit 1) says a relay is
+# fitted; a meter without one never cuts the consumer off (known, clear).
+_RELAY_OPEN_BIT = 3
+_RELAY_FITTED_BIT = 1
+# Not published, having no meaning in kaskad.reading: W (prepaid balance critical), SY (clock
+# synchronised today), JL (new journal entries), AR (auto-registration), IN (pulse input), R1
+# (relay type), J (factory jumper). The meter reports no battery or internal-error flag: those
+# stay unknown (the battery is a percentage, 0x1E).
+FLAGS_KNOWN = (fields.FLAG_SEAL_TERMINAL_OPEN | fields.FLAG_SEAL_CASE_OPEN | fields.FLAG_SEAL_MODULE_OPEN
+               | fields.FLAG_MAGNET_DC | fields.FLAG_MAGNET_AC | fields.FLAG_EMERGENCY | fields.FLAG_IMBALANCE
+               | fields.FLAG_RELAY_OFF)
+
+
+def flags_from_status(body):
+    """The FLAG_* bits of a reply's status bytes (body is the unstuffed frame)."""
+    flags = 0
+    for at, bit, flag in MIRTEK_FLAGS:
+        if body[at] >> bit & 1:
+            flags |= flag
+    status_b = body[_STATUS_B]
+    if status_b >> _RELAY_OPEN_BIT & 1 and status_b >> _RELAY_FITTED_BIT & 1:
+        flags |= fields.FLAG_RELAY_OFF
+    return flags
+
+
+class Meter:
+    def __init__(self, link, clock, address, report):
+        self.link = link
+        self._clock = clock
+        self.report = report
+        self.progress = None  # called after each exchange, answered or not: the poll is alive
+        self._request = bytearray(frame.MAX_WIRE)
+        self._request_view = memoryview(self._request)
+        self.framer = frame.Framer()
+        self._data = memoryview(self.framer.buf)[frame.HEADER_LEN :]
+        self._reading = None  # the reading of the poll under way
+        self.address = address
+
+    @property
+    def address(self):
+        return self._address
+
+    @address.setter
+    def address(self, value):
+        """A new address is a new meter: its generation, identity and request forms are learned again."""
+        frame.check_request(value, frame.CMD_PING, 0)  # a bad address fails here, not at the first poll
+        self._address = value
+        self._identity_done = False
+        self.generation = frame.GEN_UNKNOWN
+        self._energy_form = _FORM_OLD
+        self._instant_form = _FORM_OLD
+        self._current_form = _FORM_OLD
+
+    def poll(self, reading):
+        """One cycle; returns True when every step succeeded. Never raises a reply error."""
+        self._reading = reading
+        reading.ok = False
+        if not self._step(self._ping, "ping"):
+            return False  # the meter is not there: the other steps would only time out
+        ok = True
+        if not self._identity_done:
+            ok = self._step(self._identity, "identity") and ok
+        ok = self._step(self._energy, "energy") and ok
+        ok = self._step(self._battery, "battery") and ok
+        if self.generation == frame.GEN_OLD or self._instant_form != _FORM_NEW:
+            ok = self._step(self._voltage, "voltage") and ok
+            if self.generation == frame.GEN_OLD:
+                ok = self._step(self._power, "power") and ok
+            ok = self._step(self._current, "current") and ok
+        else:
+            ok = self._step(self._instant, "instant values") and ok
+        reading.ok = ok
+        return ok
+
+    def identify(self, reading):
+        """Generation and firmware version (ping), serial number and date of manufacture."""
+        self._reading = reading
+        return self._step(self._ping, "ping") and self._step(self._identity, "identity")
+
+    def _step(self, action, name):
+        try:
+            action()
+            return True
+        except ReplyError as error:
+            if action == self._ping and error.what.startswith("timeout: no reply"):
+                # silence to the very first, shortest request: most likely another address (a
+                # meter answers only its own) or a head that is off the port
+                self.report("%s: %s: no meter answers at address %d; check KASKAD_METER_ADDRESS "
+                            "against the ID-xxxxx on the meter's display, and the optical head"
+                            % (name, error.what, self._address))
+            else:
+                self.report("%s: %s" % (name, error.what))
+            return False
+
+    def _ask(self, command, data=b""):
+        """One exchange; returns the reply's DATA (a view valid until the next exchange).
+        Raises MeterRefused for an error status, ReplyError when every attempt failed."""
+        size = frame.encode_request(self._request, self._address, command, data)  # the allowlist
+        framer = self.framer
+        framer.expect(self._address, command, frame.reply_lengths(command, len(data), self.generation))
+        try:
+            self.link.exchange(self._request_view, size, framer)
+        finally:
+            if self.progress is not None:
+                self.progress()
+        body = framer.buf
+        if body[10] != 0:
+            raise frame.refused(command, body[10])
+        self._reading.set_flags(flags_from_status(body), FLAGS_KNOWN, self._clock.now_ms())
+        return self._data[: framer.length - frame.HEADER_LEN - 1]
+
+    def _ping(self):
+        reply = self._ask(frame.CMD_PING)
+        if frame.u16(reply, 2) != self._address:
+            raise ReplyError("ping: meter reports address %d" % frame.u16(reply, 2))
+        version = frame.u16(reply, 0)
+        role = self.framer.buf[7]
+        reading = self._reading
+        if self.generation == frame.GEN_UNKNOWN:
+            self._learn_generation(role)
+        reading.model = MODELS[self.generation]
+        if reading.firmware_version is None:
+            reading.firmware_version = "0x%04x" % version
+
+    def _learn_generation(self, role):
+        """Old meters have role < 0x32; for newer ones 0x30's board id tells transitional from
+        new (§4.0). Sets the request forms to try first."""
+        generation = frame.generation_from_role(role)
+        if generation == frame.GEN_UNKNOWN:
+            try:
+                generation = frame.generation_from_board_id(self._ask(frame.CMD_INFO)[0])
+            except MeterRefused:
+                pass
+            if generation == frame.GEN_UNKNOWN:
+                self.report("info: board id unknown, treating the meter as transitional")
+                generation = frame.GEN_TRANSITIONAL
+        self.generation = generation
+        form = _FORM_OLD if generation == frame.GEN_OLD else _FORM_NEW
+        self._energy_form = form
+        self._instant_form = form
+
+    def _identity(self):
+        """Serial number and date of manufacture (0x0A), once per meter; meters made before 2015
+        refuse it, and then both stay unknown."""
+        reading = self._reading
+        try:
+            reading.serial = frame.factory_string(self._ask(frame.CMD_FACTORY_STRING, _FIELD_SERIAL), 31)
+            reading.made = frame.factory_string(self._ask(frame.CMD_FACTORY_STRING, _FIELD_MADE), 31)
+        except MeterRefused as refusal:
+            self.report("identity: %s; serial and date stay unknown" % refusal.what)
+        self._identity_done = True
+
+    def _energy(self):
+        if self._energy_form == _FORM_NONE:
+            return
+        form = self._energy_form
+        try:
+            self._energy_in_form(form)
+        except MeterRefused as refusal:
+            other = _FORM_NEW if form == _FORM_OLD else _FORM_OLD
+            self.report("energy: %s; trying the other form" % refusal.what)
+            try:
+                self._energy_in_form(other)
+            except MeterRefused:
+                self._energy_form = _FORM_NONE
+                raise
+            self._energy_form = other
+
+    def _energy_in_form(self, form):
+        """Registers that look wrong (tariffs not adding up to the sum, a register going backwards
+        or growing faster than plausible.MAX_POWER_W allows, or the first read of a meter) are
+        read a second time and published only if both replies agree byte for byte."""
+        reply = self._ask_energy(form)
+        if self._energy_suspicious(reply, form):
+            first = bytes(reply)
+            if bytes(self._ask_energy(form)) != first:
+                raise ReplyError("energy registers implausible and not confirmed by a second read")
+        config, total_at, tariffs_at = _energy_layout(reply, form)
+        now = self._clock.now_ms()
+        reading = self._reading
+        for field in range(fields.TOTAL + 1):
+            at = total_at if field == fields.TOTAL else tariffs_at + 4 * field
+            reading.set(field, frame.energy_wh(frame.u32(reply, at), config), now)
+
+    def _ask_energy(self, form):
+        if form == _FORM_OLD:
+            return self._ask(frame.CMD_ENERGY)
+        return self._ask(frame.CMD_ENERGY, _ENERGY_TYPE_ACTIVE_IMPORT)
+
+    def _energy_suspicious(self, reply, form):
+        config, total_at, tariffs_at = _energy_layout(reply, form)
+        tariffs_in_use = ((config >> 6) & 3) + 1
+        tariff_sum = 0
+        for tariff in range(tariffs_in_use):
+            tariff_sum += frame.u32(reply, tariffs_at + 4 * tariff)
+        if tariff_sum != frame.u32(reply, total_at):
+            return True
+        now = self._clock.now_ms()
+        one_count_wh = frame.energy_wh(1, config)
+        for field in range(fields.TOTAL + 1):
+            at = total_at if field == fields.TOTAL else tariffs_at + 4 * field
+            value = frame.energy_wh(frame.u32(reply, at), config)
+            if plausible.energy_suspicious(self._reading, field, value, now, one_count_wh):
+                return True
+        return False
+
+    def _battery(self):
+        reply = self._ask(frame.CMD_BATTERY)
+        percent = frame.battery_pct(reply[0], reply[1])
+        if percent is None:
+            raise ReplyError("battery: %d months left of %d makes no sense" % (reply[1], reply[0]))
+        self._reading.set(fields.BATTERY, percent, self._clock.now_ms())
+
+    def _voltage(self):
+        reply = self._ask(frame.CMD_VOLTAGE, _PHASE_1)
+        _check_phase(reply)
+        self._set_checked(fields.VOLTAGE, frame.u16(reply, 1), plausible.MAX_VOLTAGE_CV)
+
+    def _power(self):
+        """Old meters: u24 one-minute average, decimals of kW from the config byte after it."""
+        reply = self._ask(frame.CMD_POWER)
+        self._set_checked(fields.POWER, frame.power_cw(frame.u24(reply, 0), reply[3]), plausible.MAX_POWER_CW)
+
+    def _current(self):
+        if self._current_form == _FORM_NONE:
+            return
+        try:
+            reply = self._ask(frame.CMD_CURRENT, _PHASE_1)
+        except MeterRefused:
+            self._current_form = _FORM_NONE  # some old meters lack 0x2C: stop asking
+            raise
+        _check_phase(reply)
+        current = frame.u16(reply, 1) if len(reply) == 3 else frame.u24(reply, 1)
+        self._set_checked(fields.CURRENT, current, plausible.MAX_CURRENT_MA)
+
+    def _instant(self):
+        """0x2B group 0: several values at once; refused -> fall back to 0x29 and 0x2C."""
+        try:
+            reply = self._ask(frame.CMD_INSTANT, _INSTANT_GROUP_0)
+        except MeterRefused as refusal:
+            self._instant_form = _FORM_OLD
+            self.report("instant values: %s; falling back to 0x29/0x2C" % refusal.what)
+            self._voltage()
+            self._current()
+            return
+        if reply[0] != 0:
+            raise ReplyError("instant values: group %d, expected 0" % reply[0])
+        if len(reply) == 30:  # new: P(3) in W at 5, voltage A at 15, current A (3 bytes) at 21
+            self._set_checked(fields.POWER, frame.u24(reply, 5) * 100, plausible.MAX_POWER_CW)
+            self._set_checked(fields.VOLTAGE, frame.u16(reply, 15), plausible.MAX_VOLTAGE_CV)
+            self._set_checked(fields.CURRENT, frame.u24(reply, 21), plausible.MAX_CURRENT_MA)
+        else:  # transitional, 25 or 28 bytes: voltage A at 13, current A at 19 (2 or 3 bytes).
+            # Its 2-byte power has no stated unit (§4.11): it is not published.
+            self._set_checked(fields.VOLTAGE, frame.u16(reply, 13), plausible.MAX_VOLTAGE_CV)
+            current = frame.u16(reply, 19) if len(reply) == 25 else frame.u24(reply, 19)
+            self._set_checked(fields.CURRENT, current, plausible.MAX_CURRENT_MA)
+
+    def _set_checked(self, field, value, limit):
+        if value > limit:
+            raise ReplyError("%s %d is out of the plausible range (at most %d)" % (fields.FIELD_NAMES[field], value, limit))
+        self._reading.set(field, value, self._clock.now_ms())
+
+
+def _check_phase(reply):
+    if reply[0] != 1:
+        raise ReplyError("reply for phase %d, asked for phase 1" % reply[0])
+
+
+def _energy_layout(reply, form):
+    """(config byte, offset of the sum of the tariffs in use, offset of T1) of a 0x05 reply (§4.3)."""
+    if form == _FORM_OLD:  # 26 bytes: sum, cfg, kd, role, factor(3), T1..T4
+        return reply[4], 0, 10
+    return reply[1], 10, 14  # 30 bytes: type, cfg, VT(2), CT(2), grand total, sum, T1..T4
