@@ -259,8 +259,8 @@ def fuzz(family, replies, address, truth, kinds, count, checked_fields, seed, id
                 reading.confirmed_ms[field] = None
         for name, expected in identity:
             assert getattr(reading, name) in (None, expected), (name, getattr(reading, name))
-        if reading.flags_known and (reading.flags, reading.flags_known) != truth[-1]:
-            assert not flags_checked, (reading.flags, reading.flags_known)
+        if reading.flags_known and (reading.flag_bits, reading.flags_known) != truth[-1]:
+            assert not flags_checked, (reading.flag_bits, reading.flags_known)
             wrong[-1] += 1
             reading.flags_known = 0
         bench.advance_s(1)

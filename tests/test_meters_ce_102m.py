@@ -88,7 +88,7 @@ def test_the_document_reply_and_the_session_decode_to_their_values():
     assert bench.value(fields.CURRENT) == 12300  # 12.3 A: the old parser made 12 030 mA of it
     assert bench.value(fields.BATTERY) is None  # the meter gives no percentage
     reading = bench.reading
-    assert (reading.flags, reading.flags_known) == FLAGS
+    assert (reading.flag_bits, reading.flags_known) == FLAGS
     assert reading.flag(fields.FLAG_BATTERY_LOW, bench.clock.now_ms(), 10**9) is True
     assert reading.flag(fields.FLAG_RELAY_OFF, bench.clock.now_ms(), 10**9) is None  # not reported
     assert (reading.serial, reading.made) == ("009217054000123", None)

@@ -184,7 +184,7 @@ link = ReplayLink(CE_REPLIES)
 meter = ce.Meter(link, Clock(), None, errors.append)
 assert meter.poll(reading), errors
 assert reading.values[:9] == [9000120, 3345550, 0, 0, 12345670, 22950, 12300, 283100, None], reading.values
-assert reading.flags == fields.FLAG_METER_ERROR | fields.FLAG_BATTERY_LOW
+assert reading.flag_bits == fields.FLAG_METER_ERROR | fields.FLAG_BATTERY_LOW
 assert reading.serial == "009217054000123" and link.sent[-1] == hexbytes("81 42 30 03 F5")
 assert meter.poll(reading) and reading.model == "EKT5CE102Mv10"
 
