@@ -1,6 +1,7 @@
 # Runs on the MicroPython VM: a whole poll of the KASKAD-1-MT family's client through the meters'
 # link, with a scripted UART that answers each request with a reply built here, and a counting clock.
 from kaskad.clock import Clock
+from kaskad.link import OpticalLink
 from kaskad.meters import kaskad_1_mt
 from kaskad.meters.kaskad_1_mt import frame as mirtek
 from kaskad.meters.link import ByteLink
@@ -111,4 +112,9 @@ assert reading.get(POWER, now + 2000, 1000) is None  # stale after its maximum a
 commands = [frame[8] for frame in uart.sent]
 # the first energy read of a meter is confirmed by a second one
 assert commands == [0x01, 0x0A, 0x0A, 0x05, 0x05, 0x1E, 0x29, 0x2D, 0x2C], commands
+
+# the MIRTEK-shaped link the app still builds: the same one link underneath
+link = OpticalLink(uart, clock, 9600)
+data = link.exchange(ADDRESS, 0x01, b"", (4,))
+assert mirtek.u16(data, 2) == ADDRESS and link.role == 0x30 and link.flags_a == 0x04
 print("ok")

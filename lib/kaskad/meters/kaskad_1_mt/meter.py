@@ -83,7 +83,6 @@ class Meter:
         self._request_view = memoryview(self._request)
         self.framer = frame.Framer()
         self._data = memoryview(self.framer.buf)[frame.HEADER_LEN :]
-        self._reading = None  # the reading of the poll under way
         self.address = address
 
     @property
@@ -103,33 +102,31 @@ class Meter:
 
     def poll(self, reading):
         """One cycle; returns True when every step succeeded. Never raises a reply error."""
-        self._reading = reading
         reading.ok = False
-        if not self._step(self._ping, "ping"):
+        if not self._step(self._ping, reading, "ping"):
             return False  # the meter is not there: the other steps would only time out
         ok = True
         if not self._identity_done:
-            ok = self._step(self._identity, "identity") and ok
-        ok = self._step(self._energy, "energy") and ok
-        ok = self._step(self._battery, "battery") and ok
+            ok = self._step(self._identity, reading, "identity") and ok
+        ok = self._step(self._energy, reading, "energy") and ok
+        ok = self._step(self._battery, reading, "battery") and ok
         if self.generation == frame.GEN_OLD or self._instant_form != _FORM_NEW:
-            ok = self._step(self._voltage, "voltage") and ok
+            ok = self._step(self._voltage, reading, "voltage") and ok
             if self.generation == frame.GEN_OLD:
-                ok = self._step(self._power, "power") and ok
-            ok = self._step(self._current, "current") and ok
+                ok = self._step(self._power, reading, "power") and ok
+            ok = self._step(self._current, reading, "current") and ok
         else:
-            ok = self._step(self._instant, "instant values") and ok
+            ok = self._step(self._instant, reading, "instant values") and ok
         reading.ok = ok
         return ok
 
     def identify(self, reading):
         """Generation and firmware version (ping), serial number and date of manufacture."""
-        self._reading = reading
-        return self._step(self._ping, "ping") and self._step(self._identity, "identity")
+        return self._step(self._ping, reading, "ping") and self._step(self._identity, reading, "identity")
 
-    def _step(self, action, name):
+    def _step(self, action, reading, name):
         try:
-            action()
+            action(reading)
             return True
         except ReplyError as error:
             if action == self._ping and error.what.startswith("timeout: no reply"):
@@ -142,7 +139,7 @@ class Meter:
                 self.report("%s: %s" % (name, error.what))
             return False
 
-    def _ask(self, command, data=b""):
+    def _ask(self, reading, command, data=b""):
         """One exchange; returns the reply's DATA (a view valid until the next exchange).
         Raises MeterRefused for an error status, ReplyError when every attempt failed."""
         size = frame.encode_request(self._request, self._address, command, data)  # the allowlist
@@ -156,29 +153,28 @@ class Meter:
         body = framer.buf
         if body[10] != 0:
             raise frame.refused(command, body[10])
-        self._reading.set_flags(flags_from_status(body), FLAGS_KNOWN, self._clock.now_ms())
+        reading.set_flags(flags_from_status(body), FLAGS_KNOWN, self._clock.now_ms())
         return self._data[: framer.length - frame.HEADER_LEN - 1]
 
-    def _ping(self):
-        reply = self._ask(frame.CMD_PING)
+    def _ping(self, reading):
+        reply = self._ask(reading, frame.CMD_PING)
         if frame.u16(reply, 2) != self._address:
             raise ReplyError("ping: meter reports address %d" % frame.u16(reply, 2))
         version = frame.u16(reply, 0)
         role = self.framer.buf[7]
-        reading = self._reading
         if self.generation == frame.GEN_UNKNOWN:
-            self._learn_generation(role)
+            self._learn_generation(reading, role)
         reading.model = MODELS[self.generation]
         if reading.firmware_version is None:
             reading.firmware_version = "0x%04x" % version
 
-    def _learn_generation(self, role):
+    def _learn_generation(self, reading, role):
         """Old meters have role < 0x32; for newer ones 0x30's board id tells transitional from
         new (§4.0). Sets the request forms to try first."""
         generation = frame.generation_from_role(role)
         if generation == frame.GEN_UNKNOWN:
             try:
-                generation = frame.generation_from_board_id(self._ask(frame.CMD_INFO)[0])
+                generation = frame.generation_from_board_id(self._ask(reading, frame.CMD_INFO)[0])
             except MeterRefused:
                 pass
             if generation == frame.GEN_UNKNOWN:
@@ -189,55 +185,53 @@ class Meter:
         self._energy_form = form
         self._instant_form = form
 
-    def _identity(self):
+    def _identity(self, reading):
         """Serial number and date of manufacture (0x0A), once per meter; meters made before 2015
         refuse it, and then both stay unknown."""
-        reading = self._reading
         try:
-            reading.serial = frame.factory_string(self._ask(frame.CMD_FACTORY_STRING, _FIELD_SERIAL), 31)
-            reading.made = frame.factory_string(self._ask(frame.CMD_FACTORY_STRING, _FIELD_MADE), 31)
+            reading.serial = frame.factory_string(self._ask(reading, frame.CMD_FACTORY_STRING, _FIELD_SERIAL), 31)
+            reading.made = frame.factory_string(self._ask(reading, frame.CMD_FACTORY_STRING, _FIELD_MADE), 31)
         except MeterRefused as refusal:
             self.report("identity: %s; serial and date stay unknown" % refusal.what)
         self._identity_done = True
 
-    def _energy(self):
+    def _energy(self, reading):
         if self._energy_form == _FORM_NONE:
             return
         form = self._energy_form
         try:
-            self._energy_in_form(form)
+            self._energy_in_form(reading, form)
         except MeterRefused as refusal:
             other = _FORM_NEW if form == _FORM_OLD else _FORM_OLD
             self.report("energy: %s; trying the other form" % refusal.what)
             try:
-                self._energy_in_form(other)
+                self._energy_in_form(reading, other)
             except MeterRefused:
                 self._energy_form = _FORM_NONE
                 raise
             self._energy_form = other
 
-    def _energy_in_form(self, form):
+    def _energy_in_form(self, reading, form):
         """Registers that look wrong (tariffs not adding up to the sum, a register going backwards
         or growing faster than plausible.MAX_POWER_W allows, or the first read of a meter) are
         read a second time and published only if both replies agree byte for byte."""
-        reply = self._ask_energy(form)
-        if self._energy_suspicious(reply, form):
+        reply = self._ask_energy(reading, form)
+        if self._energy_suspicious(reading, reply, form):
             first = bytes(reply)
-            if bytes(self._ask_energy(form)) != first:
+            if bytes(self._ask_energy(reading, form)) != first:
                 raise ReplyError("energy registers implausible and not confirmed by a second read")
         config, total_at, tariffs_at = _energy_layout(reply, form)
         now = self._clock.now_ms()
-        reading = self._reading
         for field in range(fields.TOTAL + 1):
             at = total_at if field == fields.TOTAL else tariffs_at + 4 * field
             reading.set(field, frame.energy_wh(frame.u32(reply, at), config), now)
 
-    def _ask_energy(self, form):
+    def _ask_energy(self, reading, form):
         if form == _FORM_OLD:
-            return self._ask(frame.CMD_ENERGY)
-        return self._ask(frame.CMD_ENERGY, _ENERGY_TYPE_ACTIVE_IMPORT)
+            return self._ask(reading, frame.CMD_ENERGY)
+        return self._ask(reading, frame.CMD_ENERGY, _ENERGY_TYPE_ACTIVE_IMPORT)
 
-    def _energy_suspicious(self, reply, form):
+    def _energy_suspicious(self, reading, reply, form):
         config, total_at, tariffs_at = _energy_layout(reply, form)
         tariffs_in_use = ((config >> 6) & 3) + 1
         tariff_sum = 0
@@ -250,65 +244,65 @@ class Meter:
         for field in range(fields.TOTAL + 1):
             at = total_at if field == fields.TOTAL else tariffs_at + 4 * field
             value = frame.energy_wh(frame.u32(reply, at), config)
-            if plausible.energy_suspicious(self._reading, field, value, now, one_count_wh):
+            if plausible.energy_suspicious(reading, field, value, now, one_count_wh):
                 return True
         return False
 
-    def _battery(self):
-        reply = self._ask(frame.CMD_BATTERY)
+    def _battery(self, reading):
+        reply = self._ask(reading, frame.CMD_BATTERY)
         percent = frame.battery_pct(reply[0], reply[1])
         if percent is None:
             raise ReplyError("battery: %d months left of %d makes no sense" % (reply[1], reply[0]))
-        self._reading.set(fields.BATTERY, percent, self._clock.now_ms())
+        reading.set(fields.BATTERY, percent, self._clock.now_ms())
 
-    def _voltage(self):
-        reply = self._ask(frame.CMD_VOLTAGE, _PHASE_1)
+    def _voltage(self, reading):
+        reply = self._ask(reading, frame.CMD_VOLTAGE, _PHASE_1)
         _check_phase(reply)
-        self._set_checked(fields.VOLTAGE, frame.u16(reply, 1), plausible.MAX_VOLTAGE_CV)
+        self._set_checked(reading, fields.VOLTAGE, frame.u16(reply, 1), plausible.MAX_VOLTAGE_CV)
 
-    def _power(self):
+    def _power(self, reading):
         """Old meters: u24 one-minute average, decimals of kW from the config byte after it."""
-        reply = self._ask(frame.CMD_POWER)
-        self._set_checked(fields.POWER, frame.power_cw(frame.u24(reply, 0), reply[3]), plausible.MAX_POWER_CW)
+        reply = self._ask(reading, frame.CMD_POWER)
+        self._set_checked(reading, fields.POWER, frame.power_cw(frame.u24(reply, 0), reply[3]), plausible.MAX_POWER_CW)
 
-    def _current(self):
+    def _current(self, reading):
         if self._current_form == _FORM_NONE:
             return
         try:
-            reply = self._ask(frame.CMD_CURRENT, _PHASE_1)
+            reply = self._ask(reading, frame.CMD_CURRENT, _PHASE_1)
         except MeterRefused:
             self._current_form = _FORM_NONE  # some old meters lack 0x2C: stop asking
             raise
         _check_phase(reply)
         current = frame.u16(reply, 1) if len(reply) == 3 else frame.u24(reply, 1)
-        self._set_checked(fields.CURRENT, current, plausible.MAX_CURRENT_MA)
+        self._set_checked(reading, fields.CURRENT, current, plausible.MAX_CURRENT_MA)
 
-    def _instant(self):
+    def _instant(self, reading):
         """0x2B group 0: several values at once; refused -> fall back to 0x29 and 0x2C."""
         try:
-            reply = self._ask(frame.CMD_INSTANT, _INSTANT_GROUP_0)
+            reply = self._ask(reading, frame.CMD_INSTANT, _INSTANT_GROUP_0)
         except MeterRefused as refusal:
             self._instant_form = _FORM_OLD
             self.report("instant values: %s; falling back to 0x29/0x2C" % refusal.what)
-            self._voltage()
-            self._current()
+            self._voltage(reading)
+            self._current(reading)
             return
         if reply[0] != 0:
             raise ReplyError("instant values: group %d, expected 0" % reply[0])
         if len(reply) == 30:  # new: P(3) in W at 5, voltage A at 15, current A (3 bytes) at 21
-            self._set_checked(fields.POWER, frame.u24(reply, 5) * 100, plausible.MAX_POWER_CW)
-            self._set_checked(fields.VOLTAGE, frame.u16(reply, 15), plausible.MAX_VOLTAGE_CV)
-            self._set_checked(fields.CURRENT, frame.u24(reply, 21), plausible.MAX_CURRENT_MA)
+            self._set_checked(reading, fields.POWER, frame.u24(reply, 5) * 100, plausible.MAX_POWER_CW)
+            self._set_checked(reading, fields.VOLTAGE, frame.u16(reply, 15), plausible.MAX_VOLTAGE_CV)
+            self._set_checked(reading, fields.CURRENT, frame.u24(reply, 21), plausible.MAX_CURRENT_MA)
         else:  # transitional, 25 or 28 bytes: voltage A at 13, current A at 19 (2 or 3 bytes).
             # Its 2-byte power has no stated unit (§4.11): it is not published.
-            self._set_checked(fields.VOLTAGE, frame.u16(reply, 13), plausible.MAX_VOLTAGE_CV)
+            self._set_checked(reading, fields.VOLTAGE, frame.u16(reply, 13), plausible.MAX_VOLTAGE_CV)
             current = frame.u16(reply, 19) if len(reply) == 25 else frame.u24(reply, 19)
-            self._set_checked(fields.CURRENT, current, plausible.MAX_CURRENT_MA)
+            self._set_checked(reading, fields.CURRENT, current, plausible.MAX_CURRENT_MA)
 
-    def _set_checked(self, field, value, limit):
+    def _set_checked(self, reading, field, value, limit):
         if value > limit:
             raise ReplyError("%s %d is out of the plausible range (at most %d)" % (fields.FIELD_NAMES[field], value, limit))
-        self._reading.set(field, value, self._clock.now_ms())
+        reading.set(field, value, self._clock.now_ms())
 
 
 def _check_phase(reply):
