@@ -1,7 +1,7 @@
 """MIRTEK frames for the simulated meter: CRC8, byte stuffing, build, parse, stream scanning.
 
 Written from docs/protocols/mirtek.md (sections 1.1-1.7), independently of the firmware's
-lib/kaskad/mirtek.py, so that the two can check each other. Host only (CPython 3.11).
+lib/kaskad/meters/kaskad_1_mt/frame.py, so that the two can check each other. Host only (CPython 3.11).
 
 Wire layout (unstuffed offsets)::
 
