@@ -322,3 +322,39 @@ def test_progress_is_called_after_every_exchange():
     calls.clear()
     assert not rig.poll()
     assert len(calls) == 1  # the unanswered ping: the poll stops there
+
+
+class SumGlitchMeter(SimMeter):
+    """Sends one energy reply whose sum register is a count higher than its tariffs add up to,
+    in a perfectly valid frame: a growth the limit alone would let through."""
+
+    glitches = 0
+
+    def _sum_in_use(self):
+        total = SimMeter._sum_in_use(self)
+        if not self.glitches:
+            return total
+        self.glitches -= 1
+        return (int.from_bytes(total, "little") + 1).to_bytes(4, "little")
+
+
+def test_tariffs_that_do_not_add_up_to_the_sum_are_not_published():
+    rig = Rig(meter_class=SumGlitchMeter)
+    assert rig.poll(), rig.errors
+    good = published(rig)
+    rig.vclock.advance_to(rig.vclock.now_ns() + MINUTE_MS * 1_000_000)
+    rig.meter.glitches = 1  # the first read is glitched, the confirming read is not: they differ
+    assert not rig.poll()
+    assert published(rig)[: fields.TOTAL + 1] == good[: fields.TOTAL + 1]
+    assert any("not confirmed" in line for line in rig.errors), rig.errors
+
+
+def test_a_battery_reply_that_makes_no_sense_keeps_the_last_percentage():
+    rig = Rig()
+    assert rig.poll(), rig.errors
+    good = published(rig)[fields.BATTERY]
+    rig.meter.battery_remaining_months = rig.meter.battery_total_months + 1
+    assert not rig.poll()
+    assert published(rig)[fields.BATTERY] == good
+    assert any(line.startswith("battery: %d months left of %d makes no sense" % (
+        rig.meter.battery_remaining_months, rig.meter.battery_total_months)) for line in rig.errors), rig.errors

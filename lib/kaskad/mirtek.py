@@ -1,8 +1,7 @@
-"""MIRTEK framing for the modules still on the old reading (app, console, bthome, meter, the CLI):
-the protocol lives in kaskad.meters.kaskad_1_mt.frame; this module names it as before."""
+"""MIRTEK's generation names and status flags, in the shape the console still prints them: the
+protocol lives in kaskad.meters.kaskad_1_mt.frame."""
 
-from kaskad.meters import MeterRefused, RefusedCommand, ReplyError  # noqa: F401
-from kaskad.meters.kaskad_1_mt.frame import *  # noqa: F401,F403
+from kaskad.meters.kaskad_1_mt.frame import GENERATION_NAMES  # noqa: F401
 
 # Status flags (§3): bytes 2 and 3 of the status field, MSB first as the letters are listed.
 # (name, status byte index 1 or 2, bit); published with every reading.

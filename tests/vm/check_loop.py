@@ -26,8 +26,8 @@
 # growth is.
 import gc
 
-from kaskad import bthome, console, mirtek
-from kaskad.meters.kaskad_1_mt import frame
+from kaskad import bthome, console
+from kaskad.meters.kaskad_1_mt import frame as mirtek
 from kaskad import app as app_module
 from kaskad.app import App, default_name
 from kaskad.bthome import Broadcaster, MemoryCounterStore
@@ -212,7 +212,7 @@ class ScriptedUart:
         self._pending = bytearray(2 * mirtek.MAX_WIRE)
         self._end = 0
         self._at = 0
-        self._receiver = frame.Framer()
+        self._receiver = mirtek.Framer()  # the firmware's own unstuffing, to read requests
         self.requests = 0
 
     def reset_input_buffer(self):

@@ -83,6 +83,11 @@ class Meter:
         self._request_view = memoryview(self._request)
         self.framer = frame.Framer()
         self._data = memoryview(self.framer.buf)[frame.HEADER_LEN :]
+        # The status bytes of the last valid reply as sent (§3), for kaskad.meter's MIRTEK-shaped
+        # reading; the reading itself gets them by meaning.
+        self.role = 0
+        self.flags_a = None
+        self.flags_b = None
         self.address = address
 
     @property
@@ -153,6 +158,9 @@ class Meter:
         body = framer.buf
         if body[10] != 0:
             raise frame.refused(command, body[10])
+        self.role = body[7]
+        self.flags_a = body[_STATUS_A]
+        self.flags_b = body[_STATUS_B]
         reading.set_flags(flags_from_status(body), FLAGS_KNOWN, self._clock.now_ms())
         return self._data[: framer.length - frame.HEADER_LEN - 1]
 
@@ -161,9 +169,8 @@ class Meter:
         if frame.u16(reply, 2) != self._address:
             raise ReplyError("ping: meter reports address %d" % frame.u16(reply, 2))
         version = frame.u16(reply, 0)
-        role = self.framer.buf[7]
         if self.generation == frame.GEN_UNKNOWN:
-            self._learn_generation(reading, role)
+            self._learn_generation(reading, self.role)
         reading.model = MODELS[self.generation]
         if reading.firmware_version is None:
             reading.firmware_version = "0x%04x" % version
@@ -252,7 +259,7 @@ class Meter:
         reply = self._ask(reading, frame.CMD_BATTERY)
         percent = frame.battery_pct(reply[0], reply[1])
         if percent is None:
-            raise ReplyError("battery: %d months left of %d makes no sense" % (reply[1], reply[0]))
+            raise ReplyError("%d months left of %d makes no sense" % (reply[1], reply[0]))
         reading.set(fields.BATTERY, percent, self._clock.now_ms())
 
     def _voltage(self, reading):
