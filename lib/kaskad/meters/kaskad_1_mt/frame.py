@@ -1,6 +1,6 @@
 """MIRTEK frames for the KASKAD-1-MT optical port: CRC8, byte stuffing, requests, replies.
 
-The protocol is described in ``shared/protocols/mirtek.md``; section numbers below refer to it.
+The protocol is described in ``docs/protocols/mirtek.md``; section numbers below refer to it.
 A frame on the wire is ``73 55 | body (stuffed) | 55``; the unstuffed body is
 ``PARAMS 00 DST(2) SRC(2) CMD STATUS-or-PASSWORD(4) DATA(L) CRC8``.
 
