@@ -44,8 +44,12 @@ from mpy_build import mpy_cross  # noqa: E402
 # checked by tests/test_heap_budget.py: today's figure (issue 13's "before") plus a small margin,
 # so that growth is caught. Lower it when the reduction lands; never raise it without saying why.
 # Measured 104 752 bytes on main after the `ha` merge (100 944 before it: its packets took 3.7 KB);
-# 111 280 after the `input` merge (settings_file, the withheld key, the hints: 6.5 KB).
-BUDGET_LOOP_WASM_MPY = 110 * 1024
+# 111 280 after the `input` merge (settings_file, the withheld key, the hints: 6.5 KB); 117 792
+# with the KASKAD-1-MT as a meter family (issue 14, branch mirtek-family: 6.5 KB): the board now
+# holds the neutral reading (kaskad.reading, ~5 KB), the family interface (kaskad.meters) and
+# the one link, which it did not load before; the MIRTEK-shaped kaskad.meter/mirtek/link that the
+# app still uses are thin shapes over them, to go when the app reads kaskad.reading.
+BUDGET_LOOP_WASM_MPY = 116 * 1024
 BOARD_HEAP = 160 * 1024  # at most, what the Feather nRF52840 leaves (ports/nordic/mpconfigport.h)
 TARGET = 72 * 1024  # issue 13
 
