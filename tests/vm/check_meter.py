@@ -121,4 +121,10 @@ old = MeterClient(OpticalLink(uart, clock, 9600), clock, ADDRESS, errors.append)
 assert old.poll(), errors
 assert old.reading.generation == mirtek.GEN_OLD and old.reading.flags_a == 0x04 and old.reading.flags_b == 0
 assert old.reading.get(TOTAL, clock.now_ms(), 1000) == 1888880
+from kaskad import mirtek as console_names  # noqa: E402  (what the console prints them by)
+
+assert console_names.GENERATION_NAMES[old.reading.generation] == "old"
+raised = [name for name, index, bit in console_names.FLAGS
+          if (old.reading.flags_a if index == 1 else old.reading.flags_b) >> bit & 1]
+assert raised == ["seal_case_open"], raised
 print("ok")
