@@ -1,5 +1,5 @@
 """Energomera CE-102M: IEC 61107-style ASCII session at 9600 baud, 7E1 done on 8N1 in software,
-Energomera's additive BCC (other-meters.md §3). Point to point: the meter has no address."""
+Energomera's additive BCC (docs/protocols/ce-102m.md §3). Point to point: the meter has no address."""
 
 from kaskad.meters.ce_102m.meter import Meter
 

@@ -1,6 +1,6 @@
 """Energomera CE-102M frames: 7E1 parity in software, Energomera's BCC, the read-only allowlist.
 
-From shared/protocols/other-meters.md §3 (the old C driver; the vendor manual was not at hand).
+From docs/protocols/ce-102m.md §3 (the team's notes, from the old C driver; the vendor manual was not at hand).
 An IEC 61107-style ASCII session at 9600 baud:
 
   /?! CR LF                        ->  / XXX Z ident CR LF          (identification)

@@ -1,6 +1,6 @@
 """The read-only Energomera CE-102M client: one session per poll, into a kaskad.reading.Reading.
 
-Per poll (other-meters.md §3.3; what the old C driver read, and what it missed):
+Per poll (docs/protocols/ce-102m.md §3.3; what the old C driver read, and what it missed):
   /?!        identification: its text becomes the reading's model
   ACK 051    option select: normal protocol, 9600 baud, data mode
   STAT_()    status word: flags

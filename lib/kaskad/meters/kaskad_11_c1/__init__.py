@@ -1,4 +1,4 @@
-"""KASKAD-11-C1: binary frames with an additive checksum at 2400 baud 8N1 (other-meters.md §1)."""
+"""KASKAD-11-C1: binary frames with an additive checksum at 2400 baud 8N1 (docs/protocols/kaskad-11-c1.md §1)."""
 
 from kaskad.meters.kaskad_11_c1.frame import ADDRESS_MAX, ADDRESS_MIN
 from kaskad.meters.kaskad_11_c1.meter import Meter

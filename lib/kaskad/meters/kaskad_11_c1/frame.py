@@ -1,6 +1,6 @@
 """KASKAD-11-C1 frames: the additive checksum, the read-only allowlist, requests, replies.
 
-From shared/protocols/other-meters.md §1 (the vendor's protocol document and the old C driver):
+From docs/protocols/kaskad-11-c1.md §1 (the team's notes, from the vendor's protocol document and the old C driver):
 
   request  LEN CMD ADDR_lo ADDR_hi DATA...        SUM
   reply    LEN CMD ADDR_lo ADDR_hi DATA... STATUS SUM

@@ -1,6 +1,6 @@
 """The read-only KASKAD-11-C1 client: one session per poll, decoded into a kaskad.reading.Reading.
 
-Per poll (other-meters.md §1.3; what the old C driver read, and what it missed):
+Per poll (docs/protocols/kaskad-11-c1.md §1.3; what the old C driver read, and what it missed):
   0x02 open channel, level 2, password "000000000"
   0x25 serial number, 0x53 date of manufacture          until read (at most 3 polls), each read
                                                         twice: kept only when both reads agree

@@ -1,4 +1,4 @@
-"""Mercury-206: binary frames with CRC-16/MODBUS at 9600 baud 8N1 (other-meters.md §2)."""
+"""Mercury-206: binary frames with CRC-16/MODBUS at 9600 baud 8N1 (docs/protocols/mercury-206.md §2)."""
 
 from kaskad.meters.mercury_206.frame import ADDRESS_MAX, ADDRESS_MIN
 from kaskad.meters.mercury_206.meter import Meter

@@ -1,6 +1,6 @@
 """Mercury-206 frames: CRC-16/MODBUS, the read-only allowlist, requests, replies, packed BCD.
 
-From shared/protocols/other-meters.md §2 (the old C driver; the vendor manual was not at hand):
+From docs/protocols/mercury-206.md §2 (the team's notes, from the old C driver; the vendor manual was not at hand):
 
   request  ADDR(4, big-endian) CMD                CRC_lo CRC_hi
   reply    ADDR(4, big-endian) CMD DATA...        CRC_lo CRC_hi

@@ -1,6 +1,6 @@
 """The read-only Mercury-206 client: decoded into a kaskad.reading.Reading in fixed units.
 
-Per poll (other-meters.md §2.3; what the old C driver read, and what it missed):
+Per poll (docs/protocols/mercury-206.md §2.3; what the old C driver read, and what it missed):
   0x2F serial number   the wake-up, and a check that the meter at this address is the one asked
   0x66 date of manufacture                   until read, at most on the first 3 polls of a meter
   0x63 voltage (0.1 V), current (0.01 A), active power (W)
