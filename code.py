@@ -27,7 +27,7 @@ from kaskad.app import App, default_name
 from kaskad.bthome import Broadcaster, MemoryCounterStore
 from kaskad.button import Button
 from kaskad.clock import Clock, seconds
-from kaskad.config import ClaimWindow, ConfigSession
+from kaskad.config import ClaimWindow
 from kaskad.led import Led
 from kaskad.radio import Radio
 from kaskad.store import CounterStore, Store
@@ -160,6 +160,8 @@ def attach_config_service(app, adapter, store, window, config):
     from kaskad.gatt import ConfigPort, ConfigService
 
     def make_session(challenge):
+        from kaskad.session import ConfigSession  # only once a central connects: not held at idle
+
         return ConfigSession(challenge, store, clock, window, config.file_fingerprints,
                              app.apply, app.act, note, app.meter_state)
 
