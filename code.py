@@ -22,7 +22,7 @@ try:  # CircuitPython 10.2.0+: typed values (since 10.3 os.getenv returns every 
 except ImportError:  # earlier versions: os.getenv returns bare integers as int
     from os import getenv as read_setting  # type: ignore[assignment]
 
-from kaskad import VERSION, console, restarts, settings
+from kaskad import VERSION, console, restarts, settings, unload
 from kaskad.app import App, default_name
 from kaskad.bthome import Broadcaster, MemoryCounterStore
 from kaskad.button import Button
@@ -72,6 +72,8 @@ def file_keys():
     except OSError:
         note("no settings.toml on the drive: every setting takes its default")
         return ()
+    finally:
+        unload.forget("kaskad.settings_file")  # boot only: its 4.5 KB are freed once settings are loaded
 
 
 def optional(what, make):
