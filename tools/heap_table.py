@@ -64,23 +64,54 @@ CHUNK = 10  # polls per runPython call on wasm (each call ends with a collection
 
 
 
+# Modules code.py imports only when a central connects (in make_session), not at boot.
+ON_CONNECT = ("kaskad.session",)
+# The VM stand-ins for modules that are C on the board (their heap is not the firmware's).
+STANDINS = "import _bleio, aesio, keypad"  # aesio imports _pyaes
+MODULES_MARK = "modules\t"
+
+
 def phases(polls=POLLS):
-    """What each figure is taken after: the VM as started, boot, the loop built and warmed up,
-    ``polls`` more polls (run CHUNK at a time)."""
+    """What each figure is taken after: the VM as started, the stand-ins for C imported, boot,
+    check_loop's code imported (the harness: fakes of the hardware), the loop built and warmed
+    up, ``polls`` more polls (run CHUNK at a time). The boot and harness phases also print the
+    names in sys.modules (printed, not kept: nothing is added to the heap)."""
+    listing = "print(%r + ' '.join(__import__('sys').modules))" % MODULES_MARK
     return [
         ("empty", "import gc", 1),
+        ("standins", STANDINS, 1),
         ("boot", "import heap_boot", 1),
-        ("loop", "import heap_loop\n_board = heap_loop.build()\nheap_loop.run_polls(_board[0], _board[1], %d)"
-         % WARM_UP_POLLS, 1),
+        ("configured", "\n".join(kaskad_imports(loop_source())) + "\n" + listing.replace("\\t'", "\\tconfigured '"), 1),
+        ("harness", "import heap_loop\n" + listing.replace("\\t'", "\\tharness '"), 1),
+        ("loop", "_board = heap_loop.build()\nheap_loop.run_polls(_board[0], _board[1], %d)" % WARM_UP_POLLS, 1),
         ("polls", "heap_loop.run_polls(_board[0], _board[1], %d)" % CHUNK, polls // CHUNK),
     ]
 
 
 def boot_source():
-    """code.py's own kaskad imports (dedented: one is inside a function), so heap_boot follows it."""
+    """What code.py's boot leaves imported: its kaskad imports (read from code.py, dedented, all
+    run in a function as boot() runs them), less those of ON_CONNECT; then the modules code.py
+    forgets after using them (``unload.forget("...")``) are forgotten the same way."""
     with open(os.path.join(ROOT, "code.py"), encoding="utf-8") as f:
-        lines = [line.strip() for line in f if re.match(r"\s*(from kaskad[ .]|import kaskad)", line)]
-    return "import adafruit_ble\n" + "\n".join(lines) + "\n"
+        text = f.read()
+    lines = kaskad_imports(text)
+    lines = [line for line in lines if not any(_imports(line, name) for name in ON_CONNECT)]
+    forgotten = re.findall(r'unload\.forget\("([\w.]+)"\)', text)
+    out = "def _boot():\n" + "".join("    %s\n" % line for line in lines) + "\n\n_boot()\n"
+    if forgotten:
+        out += "from kaskad import unload\n" + "".join("unload.forget(%r)\n" % name for name in forgotten)
+    return out
+
+
+def kaskad_imports(text):
+    """The firmware imports of a script, dedented."""
+    return [line.strip() for line in text.splitlines() if re.match(r"\s*(from kaskad[ .]|import kaskad)", line)]
+
+
+def _imports(line, module):
+    package, _, leaf = module.rpartition(".")
+    return re.match(r"(from %s import .*\b%s\b|from %s import|import %s\b)" % (
+        re.escape(package), leaf, re.escape(module), re.escape(module)), line) is not None
 
 
 def loop_source():
@@ -122,8 +153,28 @@ def build_trees(build=BUILD):
 
 
 def parse(stdout):
-    return {name: int(value) for tag, name, value in
-            (line.split("\t") for line in stdout.splitlines() if line.startswith("heap\t"))}
+    """{phase: bytes}, and under "modules" {phase: set of module names} where listed."""
+    figures = {name: int(value) for tag, name, value in
+               (line.split("\t") for line in stdout.splitlines() if line.startswith("heap\t"))}
+    figures["modules"] = {line.split("\t")[1].split(" ")[0]: set(line.split("\t")[1].split(" ")[1:])
+                          for line in stdout.splitlines() if line.startswith(MODULES_MARK)}
+    return figures
+
+
+def firmware(figures, phase):
+    """The firmware's own heap at ``phase``: less the stand-ins for C (their import cost) and the
+    harness's code (check_loop's fakes). What check_loop imports from kaskad beyond boot (kaskad.ccm:
+    its Broadcaster has a bindkey) is imported first ("configured") and counted as the firmware's;
+    refused if the harness still imported a firmware module (its cost would be taken off)."""
+    listed = figures["modules"]
+    extra = sorted(n for n in listed["harness"] - listed["configured"] if n.startswith("kaskad"))
+    if extra:
+        raise SystemExit("tests/vm/check_loop.py imported %s indirectly, which the phases before it did "
+                         "not: the harness figure would hide it" % ", ".join(extra))
+    value = figures[phase] - (figures["standins"] - figures["empty"])
+    if phase not in ("boot", "configured"):
+        value -= figures["harness"] - figures["configured"]
+    return value
 
 
 def run_wasm(tree, phases, timeout=900):
@@ -180,19 +231,52 @@ def smallest_unix(tree, low_kb, high_kb=1024):
 def module_costs(tree):
     """Each module's import cost on wasm32: imported one at a time (dependencies first, as far as a
     fixed order allows), the heap in use after each. A module imported as another's dependency
-    is counted with it (its own line then reads 0)."""
-    names = ["_bleio", "__future__", "adafruit_ble", "adafruit_ble.attributes", "adafruit_ble.characteristics", "adafruit_ble.uuid",
-             "adafruit_ble.services", "adafruit_ble.advertising",
-             "adafruit_ble.characteristics.stream", "_pyaes", "aesio", "keypad", "kaskad"]
+    is counted with it (its own line then reads 0). The meter families are left to family_costs;
+    adafruit_ble, which the firmware no longer imports, is measured last, for reference."""
+    names = ["_bleio", "_pyaes", "aesio", "keypad", "kaskad"]
     kaskad = sorted(n[:-4] for n in os.listdir(os.path.join(tree, "kaskad")) if n.endswith(".mpy") and n != "__init__.mpy")
     order = ["clock", "reading", "mirtek", "meter", "console", "link", "ccm", "settings", "store",
-             "restarts", "bthome", "radio", "button", "led", "config", "gatt", "app"]
+             "restarts", "bthome", "radio", "button", "led", "config", "gatt", "app", "unload"]
     names += ["kaskad." + n for n in order if n in kaskad] + ["kaskad." + n for n in kaskad if n not in order]
     meters = os.path.join(tree, "kaskad", "meters")
     if os.path.isdir(meters):
-        names += sorted("kaskad.meters." + n[:-4] for n in os.listdir(meters) if n.endswith(".mpy") and n != "__init__.mpy")
+        names += ["kaskad.meters"] + sorted("kaskad.meters." + n[:-4] for n in os.listdir(meters)
+                                            if n.endswith(".mpy") and n != "__init__.mpy")
+    names += ["__future__", "adafruit_ble", "adafruit_ble.uuid", "adafruit_ble.characteristics.stream"]
     phases = [("empty", "import gc", 1)] + [(n, "import " + n, 1) for n in names]
     return run_wasm(tree, phases), names
+
+
+def families(tree):
+    """The meter families: the packages under kaskad/meters (kaskad.meters.FAMILIES lists them)."""
+    meters = os.path.join(tree, "kaskad", "meters")
+    if not os.path.isdir(meters):
+        return []
+    return sorted(n for n in os.listdir(meters) if os.path.isdir(os.path.join(meters, n)) and not n.startswith("_"))
+
+
+def family_costs(tree):
+    """Import-time heap of each meter family on wasm32 (issue 14), each in a fresh VM after boot:
+    {family: (bytes its package adds after boot, bytes kaskad.meters and its shared modules add)}.
+    The shared part (kaskad.meters, .link, .plausible) is imported first, as any family needs it."""
+    shared = "import kaskad.meters, kaskad.meters.link, kaskad.meters.plausible"
+    costs = {}
+    for family in families(tree):
+        figures = run_wasm(tree, [("boot", "import heap_boot", 1), ("shared", shared, 1),
+                                  ("family", "import kaskad.meters.%s" % family, 1)])
+        costs[family] = (figures["family"] - figures["shared"], figures["shared"] - figures["boot"])
+    return costs
+
+
+def moment_costs(tree):
+    """After boot on wasm32: kaskad.settings_file loaded (boot only), then used as code.py uses it
+    and forgotten (kaskad.unload), then kaskad.session loaded (a central connected; it stays
+    until a reset, with kaskad.ccm)."""
+    forget = ("import io\nfrom kaskad import unload\n"
+              "kaskad.settings_file.scan(io.BytesIO(b'KASKAD_METER_ADDRESS = 1\\n'), print)\n"
+              "unload.forget('kaskad.settings_file')\ndel io, unload")
+    return run_wasm(tree, [("boot", "import heap_boot", 1), ("settings_file", "import kaskad.settings_file", 1),
+                           ("forgotten", forget, 1), ("session", "import kaskad.session", 1)])
 
 
 def kb(value):
@@ -202,6 +286,7 @@ def kb(value):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--wasm-mpy", action="store_true", help="only the wasm32 .mpy row (with --modules: its costs too)")
     ap.add_argument("--modules", action="store_true")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--polls", type=int, default=POLLS, help="polls after the warm-up (default %d)" % POLLS)
@@ -210,7 +295,7 @@ def main(argv=None):
     rows = []
     for vm in ("wasm32", "unix64"):
         for form in ("py", "mpy"):
-            if ns.quick and (vm, form) != ("wasm32", "mpy"):
+            if (ns.quick or ns.wasm_mpy) and (vm, form) != ("wasm32", "mpy"):
                 continue
             if vm == "wasm32":
                 figures, smallest = run_wasm(trees[form], phases(ns.polls)), None
@@ -220,29 +305,56 @@ def main(argv=None):
                     raise SystemExit("unix VM failed:\n" + error)
                 smallest = None if ns.quick else smallest_unix(trees[form], figures["polls"] // 1024)
             rows.append({"vm": vm, "form": form, "empty": figures["empty"], "boot": figures["boot"],
-                         "loop": figures["loop"], "polls": ns.polls, "after_polls": figures["polls"], "smallest_heap": smallest})
+                         "loop": figures["loop"], "polls": ns.polls, "after_polls": figures["polls"],
+                         "smallest_heap": smallest, "firmware_boot": firmware(figures, "boot"),
+                         "firmware_loop": firmware(figures, "loop"), "firmware_after_polls": firmware(figures, "polls"),
+                         "standins": figures["standins"] - figures["empty"],
+                         "harness": figures["harness"] - figures["configured"]})
     if ns.json:
         print(json.dumps({"rows": rows, "budget": BUDGET_LOOP_WASM_MPY}))
         return 0
-    print("heap in use (gc.mem_alloc() after a full collection)")
-    print("%-7s %-4s %9s %9s %9s %9s %9s" % ("VM", "form", "empty", "boot", "loop", "+%d" % ns.polls, "smallest"))
+    print("heap in use (gc.mem_alloc() after a full collection); raw: all the VM holds; firmware: less the")
+    print("stand-ins for C modules (_bleio, aesio over _pyaes, keypad) and the harness's code (check_loop's fakes)")
+    print("%-7s %-4s %9s %9s %9s %9s %9s | %9s %9s %9s | %9s %9s" % (
+        "VM", "form", "empty", "boot", "loop", "+%d" % ns.polls, "smallest",
+        "fw boot", "fw loop", "fw +%d" % ns.polls, "stand-ins", "harness"))
     for r in rows:
-        print("%-7s %-4s %s %s %s %s %s" % (r["vm"], r["form"], kb(r["empty"]), kb(r["boot"]), kb(r["loop"]),
-                                             kb(r["after_polls"]), kb(r["smallest_heap"])))
-    print("budget (tests/test_heap_budget.py, wasm32 .mpy loop): %s; issue 13 target: %s; board GC heap at most %s"
-          % (kb(BUDGET_LOOP_WASM_MPY).strip(), kb(TARGET).strip(), kb(BOARD_HEAP).strip()))
+        print("%-7s %-4s %s %s %s %s %s | %s %s %s | %s %s" % (
+            r["vm"], r["form"], kb(r["empty"]), kb(r["boot"]), kb(r["loop"]), kb(r["after_polls"]),
+            kb(r["smallest_heap"]), kb(r["firmware_boot"]), kb(r["firmware_loop"]),
+            kb(r["firmware_after_polls"]), kb(r["standins"]), kb(r["harness"])))
+    print("budget (tests/test_heap_budget.py, firmware figure, wasm32 .mpy loop): %s; issue 13 target: %s;"
+          " board GC heap at most %s" % (kb(BUDGET_LOOP_WASM_MPY).strip(), kb(TARGET).strip(), kb(BOARD_HEAP).strip()))
     print(__doc__.split("Module trees")[0].split("\n\n", 1)[1].rstrip())
     print(CAVEATS)
     if ns.modules:
         figures, names = module_costs(trees["mpy"])
         print("\nimport cost on wasm32 from .mpy (heap in use after each import minus before; a module"
-              " another imported first is counted there; _bleio, __future__, _pyaes, aesio, keypad"
-              " are VM stand-ins for C)")
+              " another imported first is counted there; _bleio, _pyaes, aesio, keypad, __future__ are VM"
+              " stand-ins for C; a new qstr pool, twice the last one, lands on whichever module fills the last)")
         before = figures["empty"]
         for name in names:
-            print("%9d  %s" % (figures[name] - before, name))
+            note = ""
+            if name.startswith(("adafruit_ble", "__future__")):
+                note = "  (not imported by the firmware: for reference)"
+            elif name in ON_CONNECT:
+                note = "  (only while a central is connected)"
+            print("%9d  %s%s" % (figures[name] - before, name, note))
             before = figures[name]
         print("%9d  total" % (before - figures["empty"]))
+        moments = moment_costs(trees["mpy"])
+        print("\nmodules not held while the loop runs, on wasm32 from .mpy, after boot:")
+        print("%9d  kaskad.settings_file while boot reads settings.toml; %d left once forgotten"
+              " (kaskad.unload: its interned names, qstrs are never freed)" % (
+                  moments["settings_file"] - moments["boot"], moments["forgotten"] - moments["boot"]))
+        print("%9d  kaskad.session (and kaskad.ccm, unless a bindkey loaded it already) from a central's"
+              " first connection until a reset" % (moments["session"] - moments["forgotten"]))
+        costs = family_costs(trees["mpy"])
+        if costs:
+            print("\nmeter families, import-time heap on wasm32 from .mpy (after boot; issue 14): the family's"
+                  " package, and the shared kaskad.meters, .link, .plausible any family needs")
+            for family, (own, shared) in sorted(costs.items()):
+                print("%9d  kaskad.meters.%s  (+ %d shared)" % (own, family, shared))
     return 0
 
 
