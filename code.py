@@ -22,7 +22,7 @@ try:  # CircuitPython 10.2.0+: typed values (since 10.3 os.getenv returns every 
 except ImportError:  # earlier versions: os.getenv returns bare integers as int
     from os import getenv as read_setting  # type: ignore[assignment]
 
-from kaskad import VERSION, console, restarts, settings, unload
+from kaskad import VERSION, console, restarts, unload
 from kaskad.app import App, default_name
 from kaskad.bthome import Broadcaster, MemoryCounterStore
 from kaskad.button import Button
@@ -118,7 +118,11 @@ def wait_fed(ms, dog):
 
 def boot():
     store = Store(microcontroller.nvm, report) if microcontroller.nvm is not None else None
+    from kaskad import settings
+
     config = settings.load(read_setting, report, file_keys(), store)
+    del settings
+    unload.forget("kaskad.settings")  # its tables and checks: again when a central connects (kaskad.session)
     # 256 bytes of receive buffer hold the echo of a request and the longest reply (89 bytes)
     # twice over, so no byte is lost while the loop is busy elsewhere.
     uart = busio.UART(pin(config.uart_tx, "TX"), pin(config.uart_rx, "RX"), baudrate=config.baud,
@@ -162,13 +166,19 @@ def attach_config_service(app, adapter, store, window, config):
     from kaskad.gatt import ConfigPort, ConfigService
 
     def make_session(challenge):
-        from kaskad.session import ConfigSession  # only once a central connects: not held at idle
+        from kaskad.session import ConfigSession  # only while a central is connected (it imports settings)
 
         return ConfigSession(challenge, store, clock, window, config.file_fingerprints,
                              app.apply, app.act, note, app.meter_state)
 
+    def on_connection(opened):
+        app.on_connection(opened)
+        if not opened:  # the session is gone: free what make_session imported until the next one
+            unload.forget("kaskad.session")
+            unload.forget("kaskad.settings")
+
     app.attach_port(ConfigPort(adapter, ConfigService(), clock, make_session, app.describe, os.urandom,
-                               app.on_connection, note))
+                               on_connection, note))
 
 
 class Stopped(Exception):
