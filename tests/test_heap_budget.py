@@ -42,9 +42,9 @@ def test_heap_does_not_grow_over_the_polls(figures):
 
 
 def test_nothing_the_idle_device_does_not_use_is_held(figures):
-    # boot-only (forgotten by code.py once settings.toml is read), only while a central is
+    # boot-only (forgotten by code.py once the settings are loaded), only while a central is
     # connected, and a library the firmware does not import
     held = figures["modules"]["harness"]
     assert "kaskad" in held and "kaskad.app" in held, sorted(held)  # the listing is there
-    for name in ("kaskad.settings_file", "kaskad.session", "adafruit_ble"):
+    for name in ("kaskad.settings_file", "kaskad.settings", "kaskad.session", "adafruit_ble"):
         assert name not in held, "%s is held with the loop running" % name

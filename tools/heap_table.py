@@ -68,6 +68,7 @@ ON_CONNECT = ("kaskad.session",)
 # The VM stand-ins for modules that are C on the board (their heap is not the firmware's).
 STANDINS = "import _bleio, aesio, keypad"  # aesio imports _pyaes
 MODULES_MARK = "modules\t"
+CODE_PY_COPY = "code_py_source.py"  # code.py in the trees, under a name nothing imports
 
 
 def phases(polls=POLLS):
@@ -80,8 +81,9 @@ def phases(polls=POLLS):
         ("empty", "import gc", 1),
         ("standins", STANDINS, 1),
         ("boot", "import heap_boot", 1),
-        ("configured", "\n".join(kaskad_imports(loop_source())) + "\n" + listing.replace("\\t'", "\\tconfigured '"), 1),
-        ("harness", "import heap_loop\n" + listing.replace("\\t'", "\\tharness '"), 1),
+        ("configured", "\n".join(kaskad_imports(loop_source())) + "\n" + forget_source()
+         + listing.replace("\\t'", "\\tconfigured '"), 1),
+        ("harness", "import heap_loop\n" + forget_source() + listing.replace("\\t'", "\\tharness '"), 1),
         ("loop", "_board = heap_loop.build()\nheap_loop.run_polls(_board[0], _board[1], %d)" % WARM_UP_POLLS, 1),
         ("polls", "heap_loop.run_polls(_board[0], _board[1], %d)" % CHUNK, polls // CHUNK),
     ]
@@ -95,11 +97,17 @@ def boot_source():
         text = f.read()
     lines = kaskad_imports(text)
     lines = [line for line in lines if not any(_imports(line, name) for name in ON_CONNECT)]
-    forgotten = re.findall(r'unload\.forget\("([\w.]+)"\)', text)
-    out = "def _boot():\n" + "".join("    %s\n" % line for line in lines) + "\n\n_boot()\n"
-    if forgotten:
-        out += "from kaskad import unload\n" + "".join("unload.forget(%r)\n" % name for name in forgotten)
-    return out
+    return "def _boot():\n" + "".join("    %s\n" % line for line in lines) + "\n\n_boot()\n" + forget_source()
+
+
+def forget_source():
+    """Forget what code.py forgets (its ``unload.forget("...")`` calls: after boot, or when a
+    central leaves). Run after each phase that may import them: the figures are of the device
+    idle, holding only what it needs; a module imported by check_loop (kaskad.settings, for
+    Settings) is then held only by what still refers to it."""
+    with open(os.path.join(ROOT, "code.py"), encoding="utf-8") as f:
+        names = list(dict.fromkeys(re.findall(r'unload\.forget\("([\w.]+)"\)', f.read())))
+    return "".join("__import__('kaskad.unload').unload.forget(%r)\n" % name for name in names)
 
 
 def kaskad_imports(text):
@@ -148,6 +156,8 @@ def build_trees(build=BUILD):
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             if proc.returncode:
                 raise SystemExit("mpy-cross %s:\n%s" % (rel, proc.stdout))
+    for tree in (src, out):  # for code_py_cost: the board compiles code.py from source
+        shutil.copy(os.path.join(ROOT, "code.py"), os.path.join(tree, CODE_PY_COPY))
     return {"py": src, "mpy": out}
 
 
@@ -270,12 +280,15 @@ def family_costs(tree):
 def moment_costs(tree):
     """After boot on wasm32: kaskad.settings_file loaded (boot only), then used as code.py uses it
     and forgotten (kaskad.unload), then kaskad.session loaded (a central connected; it stays
-    until a reset, with kaskad.ccm)."""
+    until a reset, with kaskad.ccm); and code.py's own code, compiled from its source as the board
+    compiles it (code.py cannot be .mpy), which the firmware figure leaves out."""
     forget = ("import io\nfrom kaskad import unload\n"
               "kaskad.settings_file.scan(io.BytesIO(b'KASKAD_METER_ADDRESS = 1\\n'), print)\n"
               "unload.forget('kaskad.settings_file')\ndel io, unload")
     return run_wasm(tree, [("boot", "import heap_boot", 1), ("settings_file", "import kaskad.settings_file", 1),
-                           ("forgotten", forget, 1), ("session", "import kaskad.session", 1)])
+                           ("forgotten", forget, 1), ("session", "import kaskad.session", 1),
+                           ("source", "_source = open(%r).read()" % ("/heap/" + CODE_PY_COPY), 1),
+                           ("code.py", "_code = compile(_source, 'code.py', 'exec')", 1)])
 
 
 def kb(value):
@@ -348,6 +361,8 @@ def main(argv=None):
                   moments["settings_file"] - moments["boot"], moments["forgotten"] - moments["boot"]))
         print("%9d  kaskad.session (and kaskad.ccm, unless a bindkey loaded it already) from a central's"
               " first connection until a reset" % (moments["session"] - moments["forgotten"]))
+        print("%9d  code.py's own code, compiled from source on the board (not in the firmware figure,"
+              " nor in issue 13's check_loop measure)" % (moments["code.py"] - moments["source"]))
         costs = family_costs(trees["mpy"])
         if costs:
             print("\nmeter families, import-time heap on wasm32 from .mpy (after boot; issue 14): the family's"
