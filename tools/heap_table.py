@@ -101,12 +101,30 @@ def boot_source():
 
 
 def forget_source():
-    """Forget what code.py forgets (its ``unload.forget("...")`` calls: after boot, or when a
-    central leaves). Run after each phase that may import them: the figures are of the device
-    idle, holding only what it needs; a module imported by check_loop (kaskad.settings, for
-    Settings) is then held only by what still refers to it."""
+    """Forget what code.py's boot forgets: its ``unload.forget("...")`` calls in the bodies of its
+    top-level functions (file_keys, boot), not those in nested functions, which are callbacks that
+    run later (on_connection, when a central leaves). Run after each phase that may import them: the
+    figures are of the device idle, holding only what it needs; a module imported by check_loop
+    (kaskad.settings, for Settings) is then held only by what still refers to it."""
+    import ast
+
     with open(os.path.join(ROOT, "code.py"), encoding="utf-8") as f:
-        names = list(dict.fromkeys(re.findall(r'unload\.forget\("([\w.]+)"\)', f.read())))
+        tree = ast.parse(f.read())
+    names = []
+
+    def visit(node, nested):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                visit(child, nested or node is not tree)
+                continue
+            if (not nested and isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute)
+                    and child.func.attr == "forget" and isinstance(child.func.value, ast.Name)
+                    and child.func.value.id == "unload" and child.args
+                    and isinstance(child.args[0], ast.Constant) and child.args[0].value not in names):
+                names.append(child.args[0].value)
+            visit(child, nested)
+
+    visit(tree, False)
     return "".join("__import__('kaskad.unload').unload.forget(%r)\n" % name for name in names)
 
 
