@@ -32,3 +32,25 @@ def test_forgetting_what_is_not_loaded_changes_nothing():
     unload.forget("kaskad.not_a_module")
     unload.forget("not_a_package.module")
     assert "kaskad" in sys.modules
+
+
+def test_the_session_and_the_settings_are_freed_when_the_central_leaves(tmp_path):
+    """code.py on the twin: the owner's tool claims and changes a setting in two connections (the
+    second imports kaskad.session and kaskad.settings again after the first forgot them); once the
+    central has left, neither is held and the change took."""
+    from test_cli import SETTINGS, User, on_twin
+
+    from board_rig import Board
+
+    board = Board(tmp_path, SETTINGS)
+    alice = User(tmp_path / "alice" / "keys.json")
+
+    async def flow():
+        return await alice.run("claim"), await alice.run("set", "poll", "30"), await alice.run("status")
+
+    claim, changed, status = on_twin(board, flow, stop_after_s=2)
+    assert (claim.code, changed.code, status.code) == (0, 0, 0), claim.err + changed.err + status.err
+    assert "poll period    30 s" in status.out, status.out
+    for name in ("kaskad.session", "kaskad.settings"):
+        assert name not in sys.modules, "%s is held after the central left" % name
+    assert "kaskad.gatt" in sys.modules  # the service's port stays: the device is still running
