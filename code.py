@@ -121,7 +121,6 @@ def boot():
     from kaskad import settings
 
     config = settings.load(read_setting, report, file_keys(), store)
-    del settings
     unload.forget("kaskad.settings")  # its tables and checks: again when a central connects (kaskad.session)
     # 256 bytes of receive buffer hold the echo of a request and the longest reply (89 bytes)
     # twice over, so no byte is lost while the loop is busy elsewhere.

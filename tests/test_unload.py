@@ -11,6 +11,7 @@ from kaskad import unload
 
 
 def test_a_forgotten_module_is_freed_and_imports_again():
+    unload.forget("kaskad.settings_file")  # a copy of its own: other tests' modules may hold theirs
     from kaskad import settings_file
 
     result = settings_file.scan(io.BytesIO(b"KASKAD_METER_ADDRESS = 1\n"), lambda line: None)

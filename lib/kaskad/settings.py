@@ -75,18 +75,19 @@ class Settings:
     file_fingerprints: "dict[str, int]"
     # No methods, so an instance holds nothing of this module (a method would hold its globals):
     # code.py forgets the module once the settings are loaded (kaskad.unload) and its 7 KB are
-    # freed. The defaults are class attributes (set below, from SCHEMA).
+    # freed. The defaults are class attributes, set below from SCHEMA; ``load`` gives each
+    # instance its own file_fingerprints.
     # the file holds a KASKAD_BINDKEY that cannot be used: withhold the readings (fail closed)
     bindkey_refused = False
 
 
-for _row in SCHEMA:
-    setattr(Settings, _row[0][len(_PREFIX):].lower(), _row[2])
-del _row
-
-
 def attribute(key):
     return key[len(_PREFIX):].lower()
+
+
+for _row in SCHEMA:
+    setattr(Settings, attribute(_row[0]), _row[2])
+del _row
 
 
 def spec(key):
