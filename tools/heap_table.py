@@ -296,14 +296,16 @@ def family_costs(tree):
 
 def moment_costs(tree):
     """After boot on wasm32: kaskad.settings_file loaded (boot only), then used as code.py uses it
-    and forgotten (kaskad.unload), then kaskad.session loaded (a central connected; it stays
-    until a reset, with kaskad.ccm); and code.py's own code, compiled from its source as the board
+    and forgotten (kaskad.unload); kaskad.session loaded (a central connected), then forgotten with
+    kaskad.settings as code.py does when the central leaves; and code.py's own code, compiled from its source as the board
     compiles it (code.py cannot be .mpy), which the firmware figure leaves out."""
     forget = ("import io\nfrom kaskad import unload\n"
               "kaskad.settings_file.scan(io.BytesIO(b'KASKAD_METER_ADDRESS = 1\\n'), print)\n"
               "unload.forget('kaskad.settings_file')\ndel io, unload")
     return run_wasm(tree, [("boot", "import heap_boot", 1), ("settings_file", "import kaskad.settings_file", 1),
                            ("forgotten", forget, 1), ("session", "import kaskad.session", 1),
+                           ("left", "from kaskad import unload\nunload.forget('kaskad.session')\n"
+                                    "unload.forget('kaskad.settings')\ndel unload", 1),
                            ("source", "_source = open(%r).read()" % ("/heap/" + CODE_PY_COPY), 1),
                            ("code.py", "_code = compile(_source, 'code.py', 'exec')", 1)])
 
@@ -376,8 +378,10 @@ def main(argv=None):
         print("%9d  kaskad.settings_file while boot reads settings.toml; %d left once forgotten"
               " (kaskad.unload: its interned names, qstrs are never freed)" % (
                   moments["settings_file"] - moments["boot"], moments["forgotten"] - moments["boot"]))
-        print("%9d  kaskad.session (and kaskad.ccm, unless a bindkey loaded it already) from a central's"
-              " first connection until a reset" % (moments["session"] - moments["forgotten"]))
+        print("%9d  kaskad.session with kaskad.settings (and kaskad.ccm, unless a bindkey loaded it) while"
+              " a central is connected; %d left once it has gone (code.py forgets the session and the"
+              " settings: kaskad.ccm and the names stay)" % (
+                  moments["session"] - moments["forgotten"], moments["left"] - moments["forgotten"]))
         print("%9d  code.py's own code, compiled from source on the board (not in the firmware figure,"
               " nor in issue 13's check_loop measure)" % (moments["code.py"] - moments["source"]))
         costs = family_costs(trees["mpy"])
