@@ -72,7 +72,7 @@ class ConfigService:
 
 
 class ConfigPort:
-    """Connections, sessions and frames between the GATT service and ``config.ConfigSession``.
+    """Connections, sessions and frames between the GATT service and ``session.ConfigSession``.
 
     ``make_session(challenge)`` -> a ConfigSession; ``describe(challenge)`` -> the status bytes;
     ``urandom(n)`` -> n random bytes (os.urandom on the board); ``on_connection(open)``: told
