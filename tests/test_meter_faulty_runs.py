@@ -240,3 +240,35 @@ def test_a_long_faulty_run_sends_only_read_only_requests_and_publishes_no_wrong_
     assert counts["restarts during a poll"] and counts["restarts between polls"] and counts["polls without echo"]
     assert 0.3 * counts["polls"] < counts["polls fully answered"] < counts["polls"]
     assert counts["values published"] > counts["polls"]  # the run did publish, through all that
+
+
+K11_POWER_STICKS = ("kaskad_11_c1.Meter._power sets _apparent_only on the first refused p=3 reply and keeps it until "
+                    "the address changes: one transient refusal (or the channel closed by a meter restart) ends "
+                    "active power for good; fix in the report")
+
+
+@pytest.mark.xfail(strict=True, reason=K11_POWER_STICKS)
+def test_kaskad_11_c1_one_refused_active_power_reply_does_not_end_active_power():
+    rig = meter_proof.Rig("kaskad-11-c1")
+    sim = rig.sim
+    assert rig.poll(), rig.errors
+    heard = sim.handle_request
+
+    def refuse_active_power_once(request, now_ns):
+        if request[1] == 0x20 and request[4:5] == b"\x03" and not refused:
+            refused.append(request)
+            sim.inject("error_status")
+        return heard(request, now_ns)
+
+    refused = []
+    sim.handle_request = refuse_active_power_once
+    rig.advance_s(60)
+    rig.poll()  # active power refused once: this poll may fall back to apparent power
+    assert refused
+    for _ in range(3):
+        rig.advance_s(60)
+        sim.active_power_raw += 10
+        before = rig.reading.confirmed_ms[fields.POWER]
+        assert rig.poll(), rig.errors
+        assert rig.reading.confirmed_ms[fields.POWER] != before  # active power read again
+        assert rig.reading.values[fields.POWER] == sim.active_power_raw * 10
