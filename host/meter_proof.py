@@ -49,28 +49,33 @@ OLD_READ_EVERY_MS = 250
 OLD_READS = 4  # the read after the 200 ms sleep, then up to three more
 
 
+class _Stamped:
+    """A model as SimWire sees it, each byte heard stamped with its arrival (SimWire hands the
+    bytes of a transmission over in order, byte i arriving at start + (i + 1) x char time)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.start_ns = self.char_ns = self.count = 0
+
+    def hear(self, byte):
+        self.count += 1
+        return self.model.hear(byte, self.start_ns + self.count * self.char_ns)
+
+    def hear_garbage(self):
+        self.model.hear_garbage()
+
+
 class TimedWire(SimWire):
     """SimWire that tells a model which keeps time (`takes_time`) when each byte arrived, so its
     inter-byte timeouts, sessions and sleep work; the MIRTEK model is timing-free."""
 
+    def __init__(self, model, **settings):
+        super().__init__(_Stamped(model) if getattr(model, "takes_time", False) else model, **settings)
+
     def transmit(self, data, start_ns, char_ns):
-        if not getattr(self.meter, "takes_time", False):
-            return super().transmit(data, start_ns, char_ns)
-        data = bytes(data)
-        self.tx_log.append((start_ns, data))
-        if self.echo:
-            for i, byte in enumerate(data):
-                self._push(start_ns + (i + 1) * char_ns, byte)
-        if not self.line_matches(char_ns):
-            self.garbled.append((start_ns, data))
-            self.meter.hear_garbage()
-            return None
-        for i, byte in enumerate(data):
-            arrived = start_ns + (i + 1) * char_ns
-            plan = self.meter.hear(byte, arrived)
-            if plan is not None:
-                self._schedule(plan, arrived)
-        return None
+        if isinstance(self.meter, _Stamped):
+            self.meter.start_ns, self.meter.char_ns, self.meter.count = start_ns, char_ns, 0
+        return super().transmit(data, start_ns, char_ns)
 
 
 def grow(name, sim):
