@@ -272,3 +272,33 @@ def test_kaskad_11_c1_one_refused_active_power_reply_does_not_end_active_power()
         assert rig.poll(), rig.errors
         assert rig.reading.confirmed_ms[fields.POWER] != before  # active power read again
         assert rig.reading.values[fields.POWER] == sim.active_power_raw * 10
+
+
+MIRTEK_ENERGY_STOPS = ("kaskad.meter.MeterClient._energy sets _FORM_NONE when both request forms are refused once "
+                       "each, and only an address change clears it: two refused replies in a row end energy "
+                       "readings for good; fix in the report")
+
+
+@pytest.mark.xfail(strict=True, reason=MIRTEK_ENERGY_STOPS)
+def test_kaskad_1_mt_two_refused_energy_replies_do_not_end_energy_readings():
+    rig = meter_proof.Rig("kaskad-1-mt")
+    sim = rig.sim
+    assert rig.poll(), rig.errors
+    heard = sim.handle_frame
+
+    def refuse_energy_twice(wire):
+        if decode_frame(wire).command == 0x05 and len(refused) < 2:
+            refused.append(wire)
+            sim.inject("error_status")
+        return heard(wire)
+
+    refused = []
+    sim.handle_frame = refuse_energy_twice
+    rig.advance_s(60)
+    rig.poll()  # the energy step fails: both forms refused once
+    assert len(refused) == 2
+    for _ in range(3):
+        rig.advance_s(60)
+        sim.tariffs_raw[0] += 2
+        assert rig.poll(), rig.errors
+        assert rig.reading.values[0] == expected_from(sim)[0]  # T1 read again, in Wh
