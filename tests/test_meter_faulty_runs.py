@@ -291,21 +291,28 @@ def test_after_every_fault_each_value_the_meter_offers_comes_back(name):
     assert stale == [], "not published in the last %d polls: %s" % (LIVENESS_WINDOW, stale)
 
 
+def refuse(sim, wanted, count):
+    """The model answers the next `count` requests for which wanted(request) holds with an error
+    status (its own error_status fault); returns the list of the requests it refused."""
+    refused = []
+    heard = sim.handle_request
+
+    def handle(request, now_ns):
+        if wanted(request) and len(refused) < count:
+            refused.append(request)
+            sim.inject("error_status")
+        return heard(request, now_ns)
+
+    sim.handle_request = handle
+    return refused
+
+
 @pytest.mark.xfail(strict=True, reason=K11_POWER_STICKS)
 def test_kaskad_11_c1_one_refused_active_power_reply_does_not_end_active_power():
     rig = meter_proof.Rig("kaskad-11-c1")
     sim = rig.sim
     assert rig.poll(), rig.errors
-    heard = sim.handle_request
-
-    def refuse_active_power_once(request, now_ns):
-        if request[1] == 0x20 and request[4:5] == b"\x03" and not refused:
-            refused.append(request)
-            sim.inject("error_status")
-        return heard(request, now_ns)
-
-    refused = []
-    sim.handle_request = refuse_active_power_once
+    refused = refuse(sim, lambda request: request[1] == 0x20 and request[4:5] == b"\x03", 1)
     rig.advance_s(60)
     rig.poll()  # active power refused once: this poll may fall back to apparent power
     assert refused
@@ -323,16 +330,7 @@ def test_kaskad_1_mt_two_refused_energy_replies_do_not_end_energy_readings():
     rig = meter_proof.Rig("kaskad-1-mt")
     sim = rig.sim
     assert rig.poll(), rig.errors
-    heard = sim.handle_frame
-
-    def refuse_energy_twice(wire):
-        if decode_frame(wire).command == 0x05 and len(refused) < 2:
-            refused.append(wire)
-            sim.inject("error_status")
-        return heard(wire)
-
-    refused = []
-    sim.handle_frame = refuse_energy_twice
+    refused = refuse(sim, lambda request: decode_frame(request).command == 0x05, 2)
     rig.advance_s(60)
     rig.poll()  # the energy step fails: both forms refused once
     assert len(refused) == 2
