@@ -11,7 +11,8 @@ Two things must hold all along:
 * every value published by a poll (and the identity, and the flags) is what the model held.
 The counts are printed (pytest -s) and must show that the faults did happen.
 
-FAULTY_POLLS (environment) sets the number of polls per family (default 2000).
+FAULTY_POLLS (environment) sets the number of polls per family (default 2000; a much shorter run
+may not apply every fault, nor meet the driver faults the strict xfails below expect).
 """
 
 import collections
@@ -231,7 +232,7 @@ def faulty_run(name, polls, seed):
             assert got is None or got == truth[attribute], (attribute, got, truth[attribute])
         if reading.flags_ms is not None and reading.flags_ms != flags_before:
             counts["flags published"] += 1
-            if name == "kaskad-1-mt":
+            if hasattr(reading, "flags_a"):  # the MIRTEK client's own reading: the raw status bytes
                 assert (reading.flags_a, reading.flags_b) == truth["flags"]
             else:
                 assert reading.flags == truth["flags"], (reading.flags, truth["flags"])
