@@ -234,8 +234,9 @@ def faulty_run(name, polls, seed):
             counts["flags published"] += 1
             if hasattr(reading, "flags_a"):  # the MIRTEK client's own reading: the raw status bytes
                 assert (reading.flags_a, reading.flags_b) == truth["flags"]
-            else:
-                assert reading.flags == truth["flags"], (reading.flags, truth["flags"])
+            else:  # the neutral reading's FLAG_* bits (named flag_bits on branch mirtek-family)
+                bits = getattr(reading, "flag_bits", reading.flags)
+                assert bits == truth["flags"], (bits, truth["flags"])
     applied = collections.Counter(f for f in sim.faults_applied if f)
     counts["replies"] = len(sim.faults_applied)
     counts["replies with a fault"] = sum(applied.values())
