@@ -1,18 +1,25 @@
 """Each family's poll cycle, in virtual time against its simulated meter, within 1.25 x its
 physical floor (issue 14). The floor comes from the bytes on the wire and the meter's reply delay
 (host/meter_proof.py), never from the driver; the reply lengths it counts are checked here
-against the notes' tables, so a model that answered with the wrong length could not move it."""
+against the documents' (docs/protocols/vectors), so a model that answered with the wrong length
+could not move it."""
+
+import json
+import os
 
 import pytest
 
 import meter_proof
 
-# other-meters.md 2.3: Mercury-206 reply length per command.
-MERCURY_REPLY_LEN = {0x82: 8, 0x2F: 11, 0x66: 10, 0x63: 14, 0x27: 23, 0x69: 13}
-# other-meters.md 1.3: KASKAD-11-C1 reply LEN per (command, first data byte) on a 1-phase meter;
-# the serial number's (0x25) is 6 + its length.
-KASKAD11_REPLY_LEN = {(0x02, 0x02): 7, (0x20, 0x01): 9, (0x26, None): 11, (0x20, 0x00): 9, (0x20, 0x05): 10,
-                      (0x20, 0x03): 10, (0x16, None): 11, (0x03, None): 6, (0x53, None): 9}
+VECTORS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "protocols", "vectors")
+
+
+def reply_lengths(family):
+    """The documents' reply length per request: {(command, first data byte or None): length}."""
+    with open(os.path.join(VECTORS, family + ".json")) as file:
+        requests = json.load(file)["requests"]
+    return {(r["command"], bytes.fromhex(r.get("data") or "")[:1] or None): r["reply_len"] for r in requests}
+
 
 MERCURY_WAKE = ("the first request of a poll wakes the meter and gets nothing (other-meters.md 2.1); "
                 "the link waits its full 1000 ms reply timeout for it: fix in the report (a short "
@@ -46,19 +53,23 @@ def test_a_poll_cycle_is_within_a_quarter_of_its_physical_floor(name, measured):
                                                       cycle.ratio))
 
 
-def test_the_floor_counts_the_reply_lengths_the_notes_give():
+def test_the_floor_counts_the_reply_lengths_the_documents_give():
+    lengths = reply_lengths("mercury-206")
     _, first, steady = meter_proof.cycles("mercury-206")
     for exchange in first.exchanges + steady.exchanges:
         if exchange.answered:
-            assert len(exchange.reply) == MERCURY_REPLY_LEN[exchange.request[4]]
+            assert len(exchange.reply) == lengths[(exchange.request[4], None)]
+    lengths = reply_lengths("kaskad-11-c1")
     _, first, steady = meter_proof.cycles("kaskad-11-c1")
     for exchange in first.exchanges + steady.exchanges:
         request, reply = exchange.request, exchange.reply
-        data = request[4] if len(request) > 5 else None
-        if request[1] == 0x25:
-            assert len(reply) == 6 + len("3202201520109")
-        else:
-            assert len(reply) == reply[0] == KASKAD11_REPLY_LEN[(request[1], None if request[1] == 0x26 else data)]
+        data = request[4:5] if len(request) > 5 else None
+        if request[1] == 0x26:  # every accumulator's reply has tariff 1's layout (the documents list T1..T3)
+            data = b"\x01"
+        expected = lengths[(request[1], data)]
+        if expected == "6+N":  # the serial number: N ASCII bytes
+            expected = 6 + len("3202201520109")
+        assert len(reply) == reply[0] == expected
 
 
 def test_the_floor_is_bytes_at_ten_bits_and_one_delay_per_answerable_request():
