@@ -38,7 +38,8 @@ K11_POWER_STICKS = ("kaskad_11_c1.Meter._power sets _apparent_only on the first 
                     "the address changes: one transient refusal (or the channel closed by a meter restart) ends "
                     "active power for good; fix in the report")
 
-MIRTEK_ENERGY_STOPS = ("kaskad.meter.MeterClient._energy sets _FORM_NONE when both request forms are refused once "
+MIRTEK_ENERGY_STOPS = ("the MIRTEK client's _energy (kaskad/meter.py; kaskad/meters/kaskad_1_mt/meter.py on branch "
+                       "mirtek-family) sets _FORM_NONE when both request forms are refused once "
                        "each (and _current on one refused 0x2C), and only an address change clears it: two "
                        "refused replies in a row end energy readings for good; fix in the report")
 
@@ -84,8 +85,21 @@ def truth_ce_102m(sim):
             "serial": sim.serial, "made": None, "flags": flags}
 
 
+# mirtek.md 2 (status bytes, bit 7 first): (byte, bit, flag by meaning)
+MIRTEK_FLAGS = (("a", 1, fields.FLAG_SEAL_TERMINAL_OPEN), ("a", 2, fields.FLAG_SEAL_CASE_OPEN),
+                ("a", 3, fields.FLAG_SEAL_MODULE_OPEN), ("a", 4, fields.FLAG_MAGNET_DC),
+                ("a", 5, fields.FLAG_MAGNET_AC), ("b", 5, fields.FLAG_EMERGENCY), ("b", 7, fields.FLAG_IMBALANCE))
+
+
 def truth_kaskad_1_mt(sim):
-    return {"values": expected_from(sim), "serial": sim.serial, "made": sim.made, "flags": (sim.flags_a, sim.flags_b)}
+    bits = 0
+    for byte, bit, flag in MIRTEK_FLAGS:
+        if (sim.flags_a if byte == "a" else sim.flags_b) >> bit & 1:
+            bits |= flag
+    if sim.flags_b & 0b1010 == 0b1010:  # R2 load disconnected, R0 a relay is fitted
+        bits |= fields.FLAG_RELAY_OFF
+    return {"values": expected_from(sim), "serial": sim.serial, "made": sim.made, "flags": bits,
+            "status_bytes": (sim.flags_a, sim.flags_b)}
 
 
 TRUTH = {"kaskad-1-mt": truth_kaskad_1_mt, "kaskad-11-c1": truth_kaskad_11_c1,
@@ -145,7 +159,7 @@ def grow(rng, name, sim):
         sim.current_raw = rng.randint(0, 40000)
         sim.power_raw = rng.randint(0, 900)
         if rng.random() < 0.02:
-            sim.flags_a, sim.flags_b = rng.choice(((0, 0), (0x22, 0x20), (0x01, 0x00)))
+            sim.flags_a, sim.flags_b = rng.choice(((0, 0), (0x22, 0x20), (0x01, 0x00), (0x18, 0x8A), (0, 0x08)))
 
 
 # --- the audit of what the board wrote --------------------------------------------------------
@@ -233,7 +247,7 @@ def faulty_run(name, polls, seed):
         if reading.flags_ms is not None and reading.flags_ms != flags_before:
             counts["flags published"] += 1
             if hasattr(reading, "flags_a"):  # the MIRTEK client's own reading: the raw status bytes
-                assert (reading.flags_a, reading.flags_b) == truth["flags"]
+                assert (reading.flags_a, reading.flags_b) == truth["status_bytes"]
             else:  # the neutral reading's FLAG_* bits (named flag_bits on branch mirtek-family)
                 bits = getattr(reading, "flag_bits", reading.flags)
                 assert bits == truth["flags"], (bits, truth["flags"])
