@@ -34,6 +34,9 @@ import _harness  # noqa: E402
 import board  # noqa: E402
 import busio  # noqa: E402
 from kaskad.clock import Clock  # noqa: E402
+from kaskad.meters import load  # noqa: E402
+from kaskad.meters.link import ByteLink  # noqa: E402
+from kaskad.reading import Reading  # noqa: E402
 from kaskad_sim.families import build_meter  # noqa: E402
 from kaskad_sim.families import family as sim_family  # noqa: E402
 from kaskad_sim.wire import SimWire  # noqa: E402
@@ -94,8 +97,8 @@ def grow(name, sim):
 class Rig:
     """The firmware's driver of family `name` facing the family's model over the optical path.
 
-    A family of kaskad.meters is ``kaskad.meters.load(name).Meter`` on a ByteLink; kaskad-1-mt,
-    until it joins them, is the MIRTEK client (kaskad.meter.MeterClient on kaskad.link.OpticalLink)."""
+    The driver is ``kaskad.meters.load(name).Meter`` on a ByteLink, writing into a
+    kaskad.reading.Reading, as code.py builds it."""
 
     def __init__(self, name, echo=True, reply_timeout_ms=REPLY_TIMEOUT_MS, retries=RETRIES, **state):
         self.name = name
@@ -109,28 +112,12 @@ class Rig:
         self.clock = Clock(_cptime)
         self.errors = []
         address = getattr(self.sim, "address", None) if self.family.address_keyword else None
-        from kaskad.meters import names
-
-        if name not in names():  # kaskad-1-mt until MIRTEK joins kaskad.meters (branch mirtek-family)
-            from kaskad.link import OpticalLink
-            from kaskad.meter import MeterClient
-
-            self.link = OpticalLink(self.uart, self.clock, baud, reply_timeout_ms, retries=retries)
-            self.driver = MeterClient(self.link, self.clock, address, self.errors.append)
-            self.reading = self.driver.reading
-            self._poll = self.driver.poll
-        else:
-            from kaskad.meters import load
-            from kaskad.meters.link import ByteLink
-            from kaskad.reading import Reading
-
-            self.link = ByteLink(self.uart, self.clock, baud, reply_timeout_ms, retries=retries)
-            self.driver = load(name).Meter(self.link, self.clock, address, self.errors.append)
-            self.reading = Reading()
-            self._poll = lambda: self.driver.poll(self.reading)
+        self.link = ByteLink(self.uart, self.clock, baud, reply_timeout_ms, retries=retries)
+        self.driver = load(name).Meter(self.link, self.clock, address, self.errors.append)
+        self.reading = Reading()
 
     def poll(self):
-        return self._poll()
+        return self.driver.poll(self.reading)
 
     def now_ns(self):
         return self.vclock.now_ns()
