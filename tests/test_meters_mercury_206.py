@@ -11,6 +11,7 @@ from kaskad.meters import RefusedCommand
 from kaskad.meters import mercury_206 as family
 from kaskad.meters.mercury_206 import frame
 import protocol_vectors as vectors
+from family_rig import FamilyRig
 from meter_bench import KINDS, SCATTERED, Bench, crc16_modbus, fuzz, fuzz_line, hexbytes, mercury_frame
 
 SERIAL = 36896545
@@ -121,6 +122,52 @@ def test_the_first_request_after_an_idle_gap_may_be_ignored():
     bench = Bench(family, REPLIES, SERIAL, mutate=sleepy)
     assert bench.poll(), bench.errors
     assert bench.requests()[:2] == [REQUESTS["serial"]] * 2
+
+
+# Against the independent model (host/kaskad_sim/mercury_206.py), which ignores the first request
+# after an idle gap (docs/protocols/mercury-206.md 2.1): its `asleep` is set before a poll to make
+# the gap, since the plain wire gives it no clock to fall asleep by.
+
+def wake_floor_ms(rig):
+    """What the wake-up costs at least: its 7-byte request at 10 bits a character, and the model's
+    reply delay (an awake meter would have answered after it)."""
+    return 7 * rig.wire.char_ns / 1e6 + rig.sim.reply_delay_ms
+
+
+def test_waking_the_meter_costs_about_one_exchange_not_a_reply_timeout():
+    rig = FamilyRig("mercury-206")
+    assert rig.poll(), rig.errors  # the first poll also reads the date of manufacture
+    for _ in range(3):
+        rig.advance_s(60)
+        rig.sim.asleep = True
+        ok, asleep_ms = rig.poll_ms()
+        assert ok, rig.errors
+        rig.sim.asleep = False
+        ok, awake_ms = rig.poll_ms()
+        assert ok, rig.errors
+        # the poll of an awake meter plus the wake-up's own floor, within the issue's 1.25x
+        assert asleep_ms <= 1.25 * (awake_ms + wake_floor_ms(rig)), (asleep_ms, awake_ms)
+
+
+def test_the_wake_up_spends_none_of_the_retries():
+    rig = FamilyRig("mercury-206", retries=1)
+    rig.sim.inject("silent")  # the first reply after the wake-up is lost too
+    assert rig.poll(), rig.errors
+    assert rig.sim.received[:3] == [(frame.CMD_SERIAL, b"")] * 3  # wake-up, lost, answered
+
+
+@pytest.mark.parametrize("state", [{"wake_reply": "garbage"}, {"reply_delay_ms": 150}], ids=["garbage", "late"])
+def test_a_garbled_wake_up_or_a_meter_slower_than_the_wake_deadline_is_still_read(state):
+    rig = FamilyRig("mercury-206", **state)
+    for asleep in (True, False, True):
+        rig.advance_s(60)
+        rig.sim.asleep = asleep
+        rig.sim.tariffs_raw[0] += 2
+        rig.sim.voltage_raw += 1
+        assert rig.poll(), rig.errors
+        now = rig.clock.now_ms()
+        assert rig.reading.get(fields.VOLTAGE, now, 1000) == rig.sim.voltage_raw * 10  # 0.1 V -> cV
+        assert rig.reading.get(fields.ENERGY_T1, now, 1000) == rig.sim.tariffs_raw[0] * 10  # 0.01 kWh -> Wh
 
 
 def test_another_meter_answering_is_not_read():

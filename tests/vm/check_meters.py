@@ -35,7 +35,7 @@ class ReplayLink:
         self.replies = replies
         self.sent = []
 
-    def exchange(self, request, size, framer):
+    def exchange(self, request, size, framer, wake_chars=0):
         wire = bytes(request[:size])
         self.sent.append(wire)
         framer.begin()

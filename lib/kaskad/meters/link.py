@@ -10,7 +10,11 @@ The one link of every meter family; the framing comes from the family (a "framer
   ``framer.gap_chars`` character times once a reply has begun, and when the reply has not finished
   within ``framer.max_chars`` character times after the reply timeout;
 * it retries a failed exchange ``retries`` times, first letting the line fall quiet, so a late
-  reply cannot collide with the next request. A frame the framer accepted is returned even when
+  reply cannot collide with the next request;
+* a request that may only wake the meter (``wake_chars``, Mercury-206) gets one extra attempt
+  first, which waits only ``wake_chars`` character times for the reply to begin; when nothing
+  but the echo came back, the request is sent again at once (a late reply to it would be the
+  same frame, so there is nothing to let fall quiet). A frame the framer accepted is returned even when
   its status is a refusal: the client decides, and a refusal is not retried.
 Waiting is done by the UART itself (``readinto`` with a timeout), never by spinning or sleeping.
 
@@ -49,6 +53,7 @@ class ByteLink:
         self.reply_timeout_us = reply_timeout_ms * 1000
         self.gap_us = 20 * self.char_us  # the last framer's gap (below): also the quiet wait's
         self.retries = retries
+        self._heard = False  # whether the last failed attempt heard more than its own echo
         self._one = bytearray(1)
         self._chunk = bytearray(32)
         # Counters for the console and the benchmark.
@@ -56,18 +61,25 @@ class ByteLink:
         self.exchanges = 0
         self.attempts = 0
 
-    def exchange(self, request, size, framer):
+    def exchange(self, request, size, framer, wake_chars=0):
         """Send request[:size] and wait for the frame that answers it (in ``framer.buf``).
 
         ``request`` is a memoryview of the family's request buffer (slicing it copies nothing);
         the request must come from the family's encoder, which enforces its allowlist.
-        Raises ReplyError when every attempt failed.
+        ``wake_chars``: see the module's docstring. Raises ReplyError when every attempt failed.
         """
         self.exchanges += 1
+        if wake_chars:
+            try:
+                self._attempt(request, size, framer, wake_chars * self.char_us)
+                return
+            except ReplyError:
+                if self._heard:
+                    self._wait_quiet()
         attempt = 0
         while True:
             try:
-                self._attempt(request, size, framer)
+                self._attempt(request, size, framer, self.reply_timeout_us)
                 return
             except ReplyError:
                 if attempt == self.retries:
@@ -86,11 +98,12 @@ class ByteLink:
         uart.write(request[:size])
         self.bytes_sent += size
 
-    def _attempt(self, request, size, framer):
+    def _attempt(self, request, size, framer, start_us):
+        """One request; waits start_us for the reply to begin."""
         self.attempts += 1
         self._write(request, size)
         clock = self._clock
-        start_deadline = clock.now_us() + self.reply_timeout_us
+        start_deadline = clock.now_us() + start_us
         hard_deadline = start_deadline + framer.max_chars * self.char_us
         self.gap_us = framer.gap_chars * self.char_us
         framer.begin()
@@ -102,6 +115,7 @@ class ByteLink:
             if deadline > hard_deadline:
                 deadline = hard_deadline
             if now >= deadline:
+                self._heard = last_byte_us != 0
                 raise self._timeout_error(framer, last_byte_us)
             count = self._read_some(deadline - now)
             echo_before = echo

@@ -10,8 +10,12 @@ Per poll (docs/protocols/mercury-206.md §2.3; what the old C driver read, and w
 Choices where the notes are open:
 * Wake-up: the meter may ignore or garble the first request after an idle gap (the author's
   finding). The old driver sent 0x82 twice with a 500 ms pause; 0x82's meaning is unknown
-  [unverified], so it is not sent. The first request of a poll is 0x2F, a read, and the link's
-  retry (after the line falls quiet) is the second attempt the wake-up needs.
+  [unverified], so it is not sent. The first request of a poll is 0x2F, a read, sent as a wake-up
+  (ByteLink's ``wake_chars``): an extra attempt that waits WAKE_CHARS character times for the
+  reply to begin, then the exchange as usual (its retries are not spent on the wake-up). The
+  notes give no reply delay for this meter; WAKE_CHARS (25 ms at 9600 baud) is the 20 ms the
+  model assumes with a margin. An awake meter that answers later costs a resend, never a reading;
+  the full reply timeout (1000 ms) would make the poll five times its physical floor.
 * No session, no password, no error reply documented: a refusal looks like silence.
 * TOTAL is the sum of T1..T4 from the same reply. Registers are read a second time, and
   published only if both replies agree, when they look wrong (first read, going backwards, or
@@ -30,6 +34,7 @@ from kaskad.meters.mercury_206 import frame
 _ENERGY_COUNT_WH = 10
 _BATTERY_LIFE_MONTHS = 120
 _HOURS_PER_MONTH = 24 * 30
+WAKE_CHARS = 24  # character times the wake-up attempt waits for the reply to begin (see above)
 IDENTITY_TRIES = 3  # polls that try to read the date of manufacture before giving up on it
 
 
@@ -88,19 +93,19 @@ class Meter:
             self.report("%s: %s" % (name, error.what))
             return False
 
-    def _ask(self, command):
+    def _ask(self, command, wake_chars=0):
         """One exchange; the reply is in framer.buf, its data from offset 5."""
         size = frame.encode_request(self._request, self._address, command)
         self.framer.expect(self._request, command)
         try:
-            self.link.exchange(self._request_view, size, self.framer)
+            self.link.exchange(self._request_view, size, self.framer, wake_chars)
         finally:
             if self.progress is not None:
                 self.progress()
         return self.framer.buf
 
     def _serial(self, reading):
-        buf = self._ask(frame.CMD_SERIAL)
+        buf = self._ask(frame.CMD_SERIAL, WAKE_CHARS)  # the first request of a poll
         if buf[5] > 0x3F:  # above ADDRESS_MAX: also keeps the value a small int
             raise ReplyError("serial number out of range")
         serial = (buf[5] << 24) | (buf[6] << 16) | (buf[7] << 8) | buf[8]
