@@ -7,8 +7,9 @@ import pytest
 from kaskad import reading as fields
 from kaskad.meters import RefusedCommand
 from kaskad.meters import kaskad_11_c1 as family
-from kaskad.meters.kaskad_11_c1 import frame
+from kaskad.meters.kaskad_11_c1 import frame, meter
 import protocol_vectors as vectors
+from family_rig import FamilyRig, refuse
 from meter_bench import (
     KINDS, SCATTERED, SWAPPED, Bench, fuzz, fuzz_line, hexbytes, kaskad11_frame, sum8,
 )
@@ -187,9 +188,57 @@ def test_active_power_refused_falls_back_to_apparent_power_in_its_own_field():
     assert bench.value(fields.POWER) is None
     assert bench.value(fields.APPARENT_POWER) == 120010
     assert any("apparent" in e for e in bench.errors)
+    for _ in range(meter.ACTIVE_REFUSALS - 1):  # refused in this many polls in a row: taken to be lacking
+        bench.poll()
     bench.errors.clear()
+    sent = len(bench.requests())
     assert bench.poll(), bench.errors
-    assert REQUEST["active power"] not in bench.requests()[-9:]
+    assert REQUEST["active power"] not in bench.requests()[sent:]
+    assert bench.value(fields.APPARENT_POWER) == 120010
+
+
+# Against the independent model (host/kaskad_sim/kaskad_11_c1.py), refusing with its own
+# error-status fault.
+
+def is_active_power(request):
+    return request[1] == 0x20 and request[4:5] == b"\x03"
+
+
+def test_one_refused_active_power_reply_does_not_end_active_power():
+    rig = FamilyRig("kaskad-11-c1")
+    assert rig.poll(), rig.errors
+    once = [True]
+    refused = refuse(rig.sim, lambda request: is_active_power(request) and once and once.pop())  # a transient refusal
+    rig.advance_s(60)
+    assert rig.poll(), rig.errors  # this poll reads apparent power instead
+    assert len(refused) == 1
+    assert rig.reading.values[fields.APPARENT_POWER] == rig.sim.apparent_power_raw * 10
+    for _ in range(3):
+        rig.advance_s(60)
+        rig.sim.active_power_raw += 10
+        assert rig.poll(), rig.errors
+        assert rig.reading.values[fields.POWER] == rig.sim.active_power_raw * 10  # 0.1 W -> cW
+
+
+def test_a_meter_without_active_power_is_asked_for_it_now_and_then_and_it_comes_back():
+    rig = FamilyRig("kaskad-11-c1")
+    lacking = [True]
+    refused = refuse(rig.sim, lambda request: is_active_power(request) and lacking[0])
+    polls = 64
+    for _ in range(polls):
+        rig.advance_s(60)
+        rig.sim.apparent_power_raw += 1
+        rig.poll()
+        assert rig.reading.values[fields.APPARENT_POWER] == rig.sim.apparent_power_raw * 10  # every poll
+    assert len(refused) <= polls // 8, "active power asked in %d of %d polls" % (len(refused), polls)
+    lacking[0] = False  # the meter answers it again (a restart, a line that healed)
+    for waited in range(1, 101):
+        rig.advance_s(60)
+        rig.sim.active_power_raw += 10
+        rig.poll()
+        if rig.reading.values[fields.POWER] == rig.sim.active_power_raw * 10:
+            break
+    assert waited <= 20, "active power came back after %d polls" % waited
 
 
 def test_a_three_phase_meter_is_reported_and_the_channel_closed():

@@ -7,7 +7,10 @@ Per poll (docs/protocols/kaskad-11-c1.md §1.3; what the old C driver read, and 
   0x20 p=1 current (mA)      a 16-byte reply is a three-phase meter: not supported, poll ends
   0x20 p=0 voltage (0.1 V)
   0x20 p=3 active power (0.1 W); the old driver read p=5, apparent power (0.1 VA). If the meter
-       refuses p=3, p=5 is read instead and published as apparent power, never as active power
+       refuses p=3, p=5 is read instead and published as apparent power, never as active power.
+       After ACTIVE_REFUSALS polls in a row that refused p=3, p=3 is asked only every
+       REPROBE_POLLS polls (a meter without it costs one exchange then, not one a poll); one
+       answer makes it the form of every poll again (a transient refusal, a restarted meter)
   0x26 n=1..4 active energy import, accumulators 1-4 (10 Wh); the old driver read 1-3
   0x16 date and time, for the battery estimate (only when the date of manufacture is known)
   0x03 close channel (also after a failed step)
@@ -45,6 +48,13 @@ _PASSWORD = b"\x02000000000"  # level 2 (read-only user), nine ASCII zeros
 
 
 IDENTITY_TRIES = 3  # polls that try to read the identity before giving up on it
+# Active power refused in this many polls in a row: the meter is taken to lack it. A line fault
+# or a restart refuses one request now and then (the long faulty run's 15 % faulty replies make
+# three refusals of p=3 in a row about one poll in a million); a meter without p=3 refuses it
+# every time, so three polls (each still publishing apparent power) are enough to tell.
+ACTIVE_REFUSALS = 3
+REPROBE_POLLS = 16  # then p=3 is asked again every this many polls: well inside the 100 polls
+# within which every value the meter offers must come back (tests/test_meter_faulty_runs.py)
 
 
 class Meter:
@@ -73,7 +83,8 @@ class Meter:
         self._identity_done = False
         self._identity_tries = 0
         self._made_months = -1  # year * 12 + month - 1 of the date of manufacture, when known
-        self._apparent_only = False
+        self._active_refused = 0  # polls in a row that refused active power (at most ACTIVE_REFUSALS)
+        self._polls_without_active = 0  # polls since p=3 was last asked, once it is taken to be lacking
 
     # --- one poll -----------------------------------------------------------------------------
 
@@ -203,17 +214,29 @@ class Meter:
         self._set_checked(reading, fields.VOLTAGE, (buf[5] | (buf[6] << 8)) * 10, plausible.MAX_VOLTAGE_CV)
 
     def _power(self, reading):
-        if not self._apparent_only:
+        if self._ask_active():
             try:
                 self._ask_param(frame.CMD_NET, frame.PARAM_ACTIVE_POWER)
             except MeterRefused as refusal:
-                self._apparent_only = True
+                if self._active_refused < ACTIVE_REFUSALS:
+                    self._active_refused += 1
                 self.report("active power: %s; reading apparent power instead" % refusal.what)
             else:
+                self._active_refused = 0
                 self._set_checked(reading, fields.POWER, self._u24_at_5() * 10, plausible.MAX_POWER_CW)
                 return
         self._ask_param(frame.CMD_NET, frame.PARAM_APPARENT_POWER)
         self._set_checked(reading, fields.APPARENT_POWER, self._u24_at_5() * 10, plausible.MAX_POWER_CW)
+
+    def _ask_active(self):
+        """Whether this poll asks for active power (see the module's docstring)."""
+        if self._active_refused < ACTIVE_REFUSALS:
+            return True
+        self._polls_without_active += 1
+        if self._polls_without_active < REPROBE_POLLS:
+            return False
+        self._polls_without_active = 0
+        return True
 
     def _u24_at_5(self):
         buf = self.framer.buf
