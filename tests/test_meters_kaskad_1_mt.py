@@ -9,9 +9,11 @@ import pytest
 from kaskad import reading as fields
 from kaskad.meters import RefusedCommand
 from kaskad.meters.kaskad_1_mt import frame as mirtek
+from kaskad.meters.kaskad_1_mt.meter import Refusals
 from kaskad.reading import Reading
 from kaskad_sim.frame import decode_frame
 from kaskad_sim.meter import SimMeter
+from family_rig import refuse
 from rig import Rig, expected_reading
 
 MINUTE_MS = 60_000
@@ -50,9 +52,61 @@ def test_instant_values_refused_fall_back_to_voltage_and_current():
     values = published(rig)
     assert values[fields.VOLTAGE] == rig.meter.voltage_raw and values[fields.CURRENT] == rig.meter.current_raw
     assert any("falling back" in line for line in rig.errors)
+    for _ in range(Refusals.IN_A_ROW - 1):  # refused in this many polls in a row: taken to be lacking
+        rig.poll()
     rig.errors.clear()
+    sent = len(rig.sent_commands())
     assert rig.poll(), rig.errors  # later polls go straight to the fallback
-    assert (mirtek.CMD_INSTANT, b"\x00") not in [(c, d) for _, c, d in rig.sent_commands()[-6:]]
+    assert (mirtek.CMD_INSTANT, b"\x00") not in [(c, d) for _, c, d in rig.sent_commands()[sent:]]
+
+
+def command_is(command):
+    return lambda request: decode_frame(request).command == command
+
+
+def test_two_refused_energy_replies_do_not_end_energy_readings():
+    rig = Rig()
+    assert rig.poll(), rig.errors
+    both = [True, True]
+    refused = refuse(rig.meter, lambda request: command_is(mirtek.CMD_ENERGY)(request) and both and both.pop())
+    assert not rig.poll()  # both request forms refused once
+    assert len(refused) == 2
+    for _ in range(3):
+        rig.meter.tariffs_raw[0] += 2
+        assert rig.poll(), rig.errors
+        assert published(rig)[: fields.TOTAL + 1] == expected_reading(rig.meter)[: fields.TOTAL + 1]
+
+
+@pytest.mark.parametrize("command, field", [(mirtek.CMD_ENERGY, fields.ENERGY_T1), (mirtek.CMD_CURRENT, fields.CURRENT)],
+                         ids=["energy", "current"])
+def test_a_request_the_meter_refuses_is_asked_now_and_then_and_its_value_comes_back(command, field):
+    rig = Rig()
+    lacking = [True]
+    refused = refuse(rig.meter, lambda request: command_is(command)(request) and lacking[0])
+    polls = 64
+    for _ in range(polls):
+        rig.poll()
+    asked = len(refused) // (2 if command == mirtek.CMD_ENERGY else 1)  # energy: both forms a poll
+    assert asked <= polls // 8, "asked in %d of %d polls" % (asked, polls)
+    lacking[0] = False  # the meter answers it again (a restart, a line that healed)
+    for waited in range(1, 101):
+        rig.meter.tariffs_raw[0] += 2
+        rig.meter.current_raw += 1
+        rig.poll()
+        if published(rig)[field] == expected_reading(rig.meter)[field]:
+            break
+    assert waited <= 20, "came back after %d polls" % waited
+
+
+def test_one_refused_instant_reply_does_not_end_the_new_meters_power():
+    rig = Rig(generation="new")
+    assert rig.poll(), rig.errors
+    once = [True]
+    refuse(rig.meter, lambda request: command_is(mirtek.CMD_INSTANT)(request) and once and once.pop())
+    assert rig.poll(), rig.errors  # voltage and current from 0x29/0x2C this time
+    rig.meter.power_raw += 7
+    assert rig.poll(), rig.errors
+    assert published(rig)[fields.POWER] == expected_reading(rig.meter)[fields.POWER]
 
 
 def test_the_current_2_and_3_byte_forms():

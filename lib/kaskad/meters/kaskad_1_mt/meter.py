@@ -6,8 +6,13 @@ Per poll (mirtek.md §4; the order of the old firmware):
   0x0A serial number, date of manufacture       once per meter; meters made before 2015 refuse
   0x05 energy T1..T4 and their sum              the form by generation, the other if refused
   0x1E battery
-  old meters:   0x29 voltage, 0x2D power, 0x2C current (some lack 0x2C: then never asked again)
+  old meters:   0x29 voltage, 0x2D power, 0x2C current (some lack 0x2C)
   newer meters: 0x2B group 0 (voltage, current, power at once); refused -> 0x29 and 0x2C
+
+A request a meter lacks (0x05 in both forms, 0x2C, 0x2B) is taken to be lacking after
+Refusals.IN_A_ROW polls in a row that refused it, and is then asked only every
+Refusals.REPROBE_POLLS polls, so the poll stays short; one answer makes it a request of every
+poll again. A single refused reply (a line fault, a restarted meter) never ends a reading.
 
 Every value is checked for plausibility after the frame checks (CRC8 misses about 1 in 256
 frames hit by errors scattered over several bytes); energy registers that look wrong are read a
@@ -25,7 +30,6 @@ from kaskad.meters.kaskad_1_mt import frame
 # Request forms, remembered per meter once one works
 _FORM_OLD = 0
 _FORM_NEW = 1
-_FORM_NONE = 2  # the meter refused every form: stop asking until the next identity read
 
 MODELS = (None, "KASKAD-1-MT (old)", "KASKAD-1-MT (transitional)", "KASKAD-1-MT (new)")  # by frame.GEN_*
 
@@ -73,6 +77,41 @@ def flags_from_status(body):
     return flags
 
 
+class Refusals:
+    """Whether to ask a meter for a request it may lack, from the polls in which it refused it.
+
+    Three polls in a row: a line fault or a restart refuses a request now and then (15 % faulty
+    replies in the long faulty run make three refusals in a row of one request about one poll
+    in a million), a meter that lacks it refuses it every time. Every 16th poll it is asked
+    again: well inside the 100 polls within which every value the meter offers must come back
+    (tests/test_meter_faulty_runs.py), for one exchange in 16 polls on a meter without it."""
+
+    IN_A_ROW = 3
+    REPROBE_POLLS = 16
+
+    def __init__(self):
+        self.in_a_row = 0  # polls in a row that refused it, at most IN_A_ROW
+        self._skipped = 0  # polls that did not ask, once it is taken to be lacking
+
+    def ask(self):
+        """Whether this poll asks (call once a poll)."""
+        if self.in_a_row < self.IN_A_ROW:
+            return True
+        self._skipped += 1
+        if self._skipped < self.REPROBE_POLLS:
+            return False
+        self._skipped = 0
+        return True
+
+    def refused(self):
+        if self.in_a_row < self.IN_A_ROW:
+            self.in_a_row += 1
+
+    def answered(self):
+        self.in_a_row = 0
+        self._skipped = 0
+
+
 class Meter:
     def __init__(self, link, clock, address, report):
         self.link = link
@@ -102,8 +141,9 @@ class Meter:
         self._identity_done = False
         self.generation = frame.GEN_UNKNOWN
         self._energy_form = _FORM_OLD
-        self._instant_form = _FORM_OLD
-        self._current_form = _FORM_OLD
+        self._energy_refusals = Refusals()  # of 0x05 in both forms
+        self._current_refusals = Refusals()  # of 0x2C
+        self._instant_refusals = Refusals()  # of 0x2B (newer meters)
 
     def poll(self, reading):
         """One cycle; returns True when every step succeeded. Never raises a reply error."""
@@ -115,10 +155,9 @@ class Meter:
             ok = self._step(self._identity, reading, "identity") and ok
         ok = self._step(self._energy, reading, "energy") and ok
         ok = self._step(self._battery, reading, "battery") and ok
-        if self.generation == frame.GEN_OLD or self._instant_form != _FORM_NEW:
+        if self.generation == frame.GEN_OLD:
             ok = self._step(self._voltage, reading, "voltage") and ok
-            if self.generation == frame.GEN_OLD:
-                ok = self._step(self._power, reading, "power") and ok
+            ok = self._step(self._power, reading, "power") and ok
             ok = self._step(self._current, reading, "current") and ok
         else:
             ok = self._step(self._instant, reading, "instant values") and ok
@@ -188,9 +227,7 @@ class Meter:
                 self.report("info: board id unknown, treating the meter as transitional")
                 generation = frame.GEN_TRANSITIONAL
         self.generation = generation
-        form = _FORM_OLD if generation == frame.GEN_OLD else _FORM_NEW
-        self._energy_form = form
-        self._instant_form = form
+        self._energy_form = _FORM_OLD if generation == frame.GEN_OLD else _FORM_NEW
 
     def _identity(self, reading):
         """Serial number and date of manufacture (0x0A), once per meter; meters made before 2015
@@ -203,7 +240,7 @@ class Meter:
         self._identity_done = True
 
     def _energy(self, reading):
-        if self._energy_form == _FORM_NONE:
+        if not self._energy_refusals.ask():
             return
         form = self._energy_form
         try:
@@ -214,9 +251,10 @@ class Meter:
             try:
                 self._energy_in_form(reading, other)
             except MeterRefused:
-                self._energy_form = _FORM_NONE
+                self._energy_refusals.refused()
                 raise
             self._energy_form = other
+        self._energy_refusals.answered()
 
     def _energy_in_form(self, reading, form):
         """Registers that look wrong (tariffs not adding up to the sum, a register going backwards
@@ -273,27 +311,35 @@ class Meter:
         self._set_checked(reading, fields.POWER, frame.power_cw(frame.u24(reply, 0), reply[3]), plausible.MAX_POWER_CW)
 
     def _current(self, reading):
-        if self._current_form == _FORM_NONE:
+        if not self._current_refusals.ask():
             return
         try:
             reply = self._ask(reading, frame.CMD_CURRENT, _PHASE_1)
         except MeterRefused:
-            self._current_form = _FORM_NONE  # some old meters lack 0x2C: stop asking
+            self._current_refusals.refused()  # some old meters lack 0x2C
             raise
+        self._current_refusals.answered()
         _check_phase(reply)
         current = frame.u16(reply, 1) if len(reply) == 3 else frame.u24(reply, 1)
         self._set_checked(reading, fields.CURRENT, current, plausible.MAX_CURRENT_MA)
 
     def _instant(self, reading):
-        """0x2B group 0: several values at once; refused -> fall back to 0x29 and 0x2C."""
-        try:
-            reply = self._ask(reading, frame.CMD_INSTANT, _INSTANT_GROUP_0)
-        except MeterRefused as refusal:
-            self._instant_form = _FORM_OLD
-            self.report("instant values: %s; falling back to 0x29/0x2C" % refusal.what)
-            self._voltage(reading)
-            self._current(reading)
-            return
+        """0x2B group 0: several values at once; refused (or taken to be lacking) -> 0x29 and 0x2C."""
+        refusals = self._instant_refusals
+        if refusals.ask():
+            try:
+                reply = self._ask(reading, frame.CMD_INSTANT, _INSTANT_GROUP_0)
+            except MeterRefused as refusal:
+                refusals.refused()
+                self.report("instant values: %s; falling back to 0x29/0x2C" % refusal.what)
+            else:
+                refusals.answered()
+                self._instant_values(reply, reading)
+                return
+        self._voltage(reading)
+        self._current(reading)
+
+    def _instant_values(self, reply, reading):
         if reply[0] != 0:
             raise ReplyError("instant values: group %d, expected 0" % reply[0])
         if len(reply) == 30:  # new: P(3) in W at 5, voltage A at 15, current A (3 bytes) at 21
