@@ -9,7 +9,7 @@ import pytest
 from kaskad import reading as fields
 from kaskad.meters import RefusedCommand
 from kaskad.meters.kaskad_1_mt import frame as mirtek
-from kaskad.meters.kaskad_1_mt.meter import Refusals
+from kaskad.meters.kaskad_1_mt.meter import REFUSALS_IN_A_ROW
 from kaskad.reading import Reading
 from kaskad_sim.frame import decode_frame
 from kaskad_sim.meter import SimMeter
@@ -52,7 +52,7 @@ def test_instant_values_refused_fall_back_to_voltage_and_current():
     values = published(rig)
     assert values[fields.VOLTAGE] == rig.meter.voltage_raw and values[fields.CURRENT] == rig.meter.current_raw
     assert any("falling back" in line for line in rig.errors)
-    for _ in range(Refusals.IN_A_ROW - 1):  # refused in this many polls in a row: taken to be lacking
+    for _ in range(REFUSALS_IN_A_ROW - 1):  # refused in this many polls in a row: taken to be lacking
         rig.poll()
     rig.errors.clear()
     sent = len(rig.sent_commands())

@@ -53,7 +53,6 @@ class ByteLink:
         self.reply_timeout_us = reply_timeout_ms * 1000
         self.gap_us = 20 * self.char_us  # the last framer's gap (below): also the quiet wait's
         self.retries = retries
-        self._heard = False  # whether the last failed attempt heard more than its own echo
         self._one = bytearray(1)
         self._chunk = bytearray(32)
         # Counters for the console and the benchmark.
@@ -73,8 +72,8 @@ class ByteLink:
             try:
                 self._attempt(request, size, framer, wake_chars * self.char_us)
                 return
-            except ReplyError:
-                if self._heard:
+            except ReplyError as error:
+                if not error.what.startswith("timeout"):  # more than our echo came back
                     self._wait_quiet()
         attempt = 0
         while True:
@@ -115,7 +114,6 @@ class ByteLink:
             if deadline > hard_deadline:
                 deadline = hard_deadline
             if now >= deadline:
-                self._heard = last_byte_us != 0
                 raise self._timeout_error(framer, last_byte_us)
             count = self._read_some(deadline - now)
             echo_before = echo

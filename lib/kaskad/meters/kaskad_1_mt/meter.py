@@ -10,8 +10,8 @@ Per poll (mirtek.md §4; the order of the old firmware):
   newer meters: 0x2B group 0 (voltage, current, power at once); refused -> 0x29 and 0x2C
 
 A request a meter lacks (0x05 in both forms, 0x2C, 0x2B) is taken to be lacking after
-Refusals.IN_A_ROW polls in a row that refused it, and is then asked only every
-Refusals.REPROBE_POLLS polls, so the poll stays short; one answer makes it a request of every
+REFUSALS_IN_A_ROW polls in a row that refused it, and is then asked only every
+REPROBE_POLLS polls, so the poll stays short; one answer makes it a request of every
 poll again. A single refused reply (a line fault, a restarted meter) never ends a reading.
 
 Every value is checked for plausibility after the frame checks (CRC8 misses about 1 in 256
@@ -77,39 +77,13 @@ def flags_from_status(body):
     return flags
 
 
-class Refusals:
-    """Whether to ask a meter for a request it may lack, from the polls in which it refused it.
-
-    Three polls in a row: a line fault or a restart refuses a request now and then (15 % faulty
-    replies in the long faulty run make three refusals in a row of one request about one poll
-    in a million), a meter that lacks it refuses it every time. Every 16th poll it is asked
-    again: well inside the 100 polls within which every value the meter offers must come back
-    (tests/test_meter_faulty_runs.py), for one exchange in 16 polls on a meter without it."""
-
-    IN_A_ROW = 3
-    REPROBE_POLLS = 16
-
-    def __init__(self):
-        self.in_a_row = 0  # polls in a row that refused it, at most IN_A_ROW
-        self._skipped = 0  # polls that did not ask, once it is taken to be lacking
-
-    def ask(self):
-        """Whether this poll asks (call once a poll)."""
-        if self.in_a_row < self.IN_A_ROW:
-            return True
-        self._skipped += 1
-        if self._skipped < self.REPROBE_POLLS:
-            return False
-        self._skipped = 0
-        return True
-
-    def refused(self):
-        if self.in_a_row < self.IN_A_ROW:
-            self.in_a_row += 1
-
-    def answered(self):
-        self.in_a_row = 0
-        self._skipped = 0
+# Taken to be lacking after this many polls in a row refused it: a line fault or a restart refuses
+# a request now and then (15 % faulty replies in the long faulty run make three refusals in a row
+# of one request about one poll in a million), a meter that lacks it refuses it every time.
+REFUSALS_IN_A_ROW = 3
+# Then asked again every this many polls: well inside the 100 polls within which every value the
+# meter offers must come back (tests/test_meter_faulty_runs.py), one exchange in 16 polls.
+REPROBE_POLLS = 16
 
 
 class Meter:
@@ -141,9 +115,7 @@ class Meter:
         self._identity_done = False
         self.generation = frame.GEN_UNKNOWN
         self._energy_form = _FORM_OLD
-        self._energy_refusals = Refusals()  # of 0x05 in both forms
-        self._current_refusals = Refusals()  # of 0x2C
-        self._instant_refusals = Refusals()  # of 0x2B (newer meters)
+        self._refused = bytearray(3)  # polls in a row that refused 0x05 (both forms), 0x2C, 0x2B
 
     def poll(self, reading):
         """One cycle; returns True when every step succeeded. Never raises a reply error."""
@@ -239,8 +211,21 @@ class Meter:
             self.report("identity: %s; serial and date stay unknown" % refusal.what)
         self._identity_done = True
 
+    def _may_ask(self, request):
+        """Whether this poll asks for `request` (0: 0x05, 1: 0x2C, 2: 0x2B; call once a poll). Past
+        REFUSALS_IN_A_ROW the count goes on with the polls that skip it; at the REPROBE_POLLS-th it
+        is asked again, until an answer (back to 0) or a refusal (back to REFUSALS_IN_A_ROW)."""
+        refused = self._refused
+        if refused[request] < REFUSALS_IN_A_ROW or refused[request] == REFUSALS_IN_A_ROW + REPROBE_POLLS - 1:
+            return True
+        refused[request] += 1
+        return False
+
+    def _answered(self, request, answered):
+        self._refused[request] = 0 if answered else min(self._refused[request] + 1, REFUSALS_IN_A_ROW)
+
     def _energy(self, reading):
-        if not self._energy_refusals.ask():
+        if not self._may_ask(0):
             return
         form = self._energy_form
         try:
@@ -251,10 +236,10 @@ class Meter:
             try:
                 self._energy_in_form(reading, other)
             except MeterRefused:
-                self._energy_refusals.refused()
+                self._answered(0, False)
                 raise
             self._energy_form = other
-        self._energy_refusals.answered()
+        self._answered(0, True)
 
     def _energy_in_form(self, reading, form):
         """Registers that look wrong (tariffs not adding up to the sum, a register going backwards
@@ -311,35 +296,31 @@ class Meter:
         self._set_checked(reading, fields.POWER, frame.power_cw(frame.u24(reply, 0), reply[3]), plausible.MAX_POWER_CW)
 
     def _current(self, reading):
-        if not self._current_refusals.ask():
+        if not self._may_ask(1):
             return
         try:
             reply = self._ask(reading, frame.CMD_CURRENT, _PHASE_1)
         except MeterRefused:
-            self._current_refusals.refused()  # some old meters lack 0x2C
+            self._answered(1, False)  # some old meters lack 0x2C
             raise
-        self._current_refusals.answered()
+        self._answered(1, True)
         _check_phase(reply)
         current = frame.u16(reply, 1) if len(reply) == 3 else frame.u24(reply, 1)
         self._set_checked(reading, fields.CURRENT, current, plausible.MAX_CURRENT_MA)
 
     def _instant(self, reading):
         """0x2B group 0: several values at once; refused (or taken to be lacking) -> 0x29 and 0x2C."""
-        refusals = self._instant_refusals
-        if refusals.ask():
+        reply = None
+        if self._may_ask(2):
             try:
                 reply = self._ask(reading, frame.CMD_INSTANT, _INSTANT_GROUP_0)
             except MeterRefused as refusal:
-                refusals.refused()
                 self.report("instant values: %s; falling back to 0x29/0x2C" % refusal.what)
-            else:
-                refusals.answered()
-                self._instant_values(reply, reading)
-                return
-        self._voltage(reading)
-        self._current(reading)
-
-    def _instant_values(self, reply, reading):
+            self._answered(2, reply is not None)
+        if reply is None:
+            self._voltage(reading)
+            self._current(reading)
+            return
         if reply[0] != 0:
             raise ReplyError("instant values: group %d, expected 0" % reply[0])
         if len(reply) == 30:  # new: P(3) in W at 5, voltage A at 15, current A (3 bytes) at 21
