@@ -21,17 +21,6 @@ def reply_lengths(family):
     return {(r["command"], bytes.fromhex(r.get("data") or "")[:1] or None): r["reply_len"] for r in requests}
 
 
-MERCURY_WAKE = ("the first request of a poll wakes the meter and gets nothing (other-meters.md 2.1); "
-                "the link waits its full 1000 ms reply timeout for it: fix in the report (a short "
-                "first-attempt deadline for the wake-up)")
-
-
-def cycle_params():
-    for name in meter_proof.NAMES:
-        marks = [pytest.mark.xfail(strict=True, reason=MERCURY_WAKE)] if name == "mercury-206" else []
-        yield pytest.param(name, marks=marks, id=name)
-
-
 @pytest.fixture(scope="module")
 def measured():
     return {}
@@ -43,7 +32,7 @@ def cycles_of(name, measured):
     return measured[name]
 
 
-@pytest.mark.parametrize("name", list(cycle_params()))
+@pytest.mark.parametrize("name", meter_proof.NAMES)
 def test_a_poll_cycle_is_within_a_quarter_of_its_physical_floor(name, measured):
     rig, first, steady = cycles_of(name, measured)
     for cycle in (first, steady):

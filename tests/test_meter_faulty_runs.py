@@ -12,7 +12,7 @@ Two things must hold all along:
 The counts are printed (pytest -s) and must show that the faults did happen.
 
 FAULTY_POLLS (environment) sets the number of polls per family (default 2000; a much shorter run
-may not apply every fault, nor meet the driver faults the strict xfails below expect).
+may not apply every fault).
 """
 
 import collections
@@ -32,16 +32,6 @@ FAULT_RATE = 0.15  # chance that the next reply gets a fault (queued for 1 or 2 
 REBOOT_BETWEEN = 0.03  # chance of a meter restart before a poll
 REBOOT_DURING = 0.01  # chance of a restart after any exchange
 ECHO_OFF = 0.2  # polls with a head that does not hear itself
-
-# Known driver faults (lib/kaskad is not this branch's): the tests that show them are strict xfails.
-K11_POWER_STICKS = ("kaskad_11_c1.Meter._power sets _apparent_only on the first refused p=3 reply and keeps it until "
-                    "the address changes: one transient refusal (or the channel closed by a meter restart) ends "
-                    "active power for good; fix in the report")
-
-MIRTEK_ENERGY_STOPS = ("kaskad_1_mt.Meter._energy sets _FORM_NONE when both request forms are refused once "
-                       "each (and _current on one refused 0x2C), and only an address change clears it: two "
-                       "refused replies in a row end energy readings for good; fix in the report")
-
 
 # --- what the model holds, in the firmware's units, by the notes' rules (not the driver's) -------
 
@@ -285,14 +275,7 @@ def test_a_long_faulty_run_sends_only_read_only_requests_and_publishes_no_wrong_
 LIVENESS_WINDOW = 100  # polls: every value the meter offers is published again within this many
 
 
-def liveness_params():
-    stuck = {"kaskad-1-mt": MIRTEK_ENERGY_STOPS, "kaskad-11-c1": K11_POWER_STICKS}
-    for name in meter_proof.NAMES:
-        marks = [pytest.mark.xfail(strict=True, reason=stuck[name])] if name in stuck else []
-        yield pytest.param(name, marks=marks, id=name)
-
-
-@pytest.mark.parametrize("name", list(liveness_params()))
+@pytest.mark.parametrize("name", meter_proof.NAMES)
 def test_after_every_fault_each_value_the_meter_offers_comes_back(name):
     counts, _, _, _, last_published, offered = run_of(name)
     polls = counts["polls"]
@@ -317,7 +300,6 @@ def refuse(sim, wanted, count):
     return refused
 
 
-@pytest.mark.xfail(strict=True, reason=K11_POWER_STICKS)
 def test_kaskad_11_c1_one_refused_active_power_reply_does_not_end_active_power():
     rig = meter_proof.Rig("kaskad-11-c1")
     sim = rig.sim
@@ -335,7 +317,6 @@ def test_kaskad_11_c1_one_refused_active_power_reply_does_not_end_active_power()
         assert rig.reading.values[fields.POWER] == sim.active_power_raw * 10
 
 
-@pytest.mark.xfail(strict=True, reason=MIRTEK_ENERGY_STOPS)
 def test_kaskad_1_mt_two_refused_energy_replies_do_not_end_energy_readings():
     rig = meter_proof.Rig("kaskad-1-mt")
     sim = rig.sim
