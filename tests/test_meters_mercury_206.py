@@ -11,7 +11,7 @@ from kaskad.meters import RefusedCommand
 from kaskad.meters import mercury_206 as family
 from kaskad.meters.mercury_206 import frame
 import protocol_vectors as vectors
-from family_rig import FamilyRig
+from family_rig import FamilyRig, poll_ms
 from meter_bench import KINDS, SCATTERED, Bench, crc16_modbus, fuzz, fuzz_line, hexbytes, mercury_frame
 
 SERIAL = 36896545
@@ -126,7 +126,7 @@ def test_the_first_request_after_an_idle_gap_may_be_ignored():
 
 # Against the independent model (host/kaskad_sim/mercury_206.py), which ignores the first request
 # after an idle gap (docs/protocols/mercury-206.md 2.1): its `asleep` is set before a poll to make
-# the gap, since the plain wire gives it no clock to fall asleep by.
+# the gap (it also falls asleep by itself 2 s after its last request).
 
 def wake_floor_ms(rig):
     """What the wake-up costs at least: its 7-byte request at 10 bits a character, and the model's
@@ -140,10 +140,10 @@ def test_waking_the_meter_costs_about_one_exchange_not_a_reply_timeout():
     for _ in range(3):
         rig.advance_s(60)
         rig.sim.asleep = True
-        ok, asleep_ms = rig.poll_ms()
+        ok, asleep_ms = poll_ms(rig)
         assert ok, rig.errors
         rig.sim.asleep = False
-        ok, awake_ms = rig.poll_ms()
+        ok, awake_ms = poll_ms(rig)
         assert ok, rig.errors
         # the poll of an awake meter plus the wake-up's own floor, within the issue's 1.25x
         assert asleep_ms <= 1.25 * (awake_ms + wake_floor_ms(rig)), (asleep_ms, awake_ms)
@@ -160,7 +160,8 @@ def test_the_wake_up_spends_none_of_the_retries():
 def test_a_garbled_wake_up_or_a_meter_slower_than_the_wake_deadline_is_still_read(state):
     rig = FamilyRig("mercury-206", **state)
     for asleep in (True, False, True):
-        rig.advance_s(60)
+        if asleep:
+            rig.advance_s(60)  # the model falls asleep after 2 s without a request
         rig.sim.asleep = asleep
         rig.sim.tariffs_raw[0] += 2
         rig.sim.voltage_raw += 1
