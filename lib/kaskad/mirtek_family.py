@@ -1,0 +1,76 @@
+"""KASKAD-1-MT (MIRTEK) behind the family interface of kaskad.meters, until the driver itself
+moves into kaskad.meters.kaskad_1_mt (branch mirtek-family); then this file goes.
+
+It adapts kaskad.meter.MeterClient: each poll copies the client's MIRTEK-shaped reading into the
+neutral kaskad.reading.Reading (flags by meaning, the date of manufacture as YYYY-MM-DD).
+"""
+
+from kaskad import meter as mirtek_meter
+from kaskad import reading as fields
+from kaskad.link import OpticalLink
+from kaskad.mirtek import GENERATION_NAMES, LAST_METER_ADDRESS
+
+NAME = "kaskad-1-mt"
+BAUD = 9600
+ADDRESS_MIN = 1
+ADDRESS_MAX = LAST_METER_ADDRESS
+ADDRESS_MEANS = "the ID on the meter's display (ID-xxxxx)"
+
+# MIRTEK status bits (kaskad.mirtek.FLAGS: byte A = 1, byte B = 2) -> flags by meaning
+_FLAGS = (
+    (1, 1, fields.FLAG_SEAL_TERMINAL_OPEN), (1, 2, fields.FLAG_SEAL_CASE_OPEN),
+    (1, 3, fields.FLAG_SEAL_MODULE_OPEN), (1, 4, fields.FLAG_MAGNET_DC), (1, 5, fields.FLAG_MAGNET_AC),
+    (2, 5, fields.FLAG_EMERGENCY), (2, 7, fields.FLAG_IMBALANCE), (2, 3, fields.FLAG_RELAY_OFF),
+)
+_KNOWN = 0
+for _byte, _bit, _flag in _FLAGS:
+    _KNOWN |= _flag
+
+
+class Meter:
+    def __init__(self, link, clock, address, report):
+        # the old client has its own link: built on the same UART with the family link's timing
+        old = OpticalLink(link._uart, clock, BAUD, retries=link.retries)
+        old.char_us = link.char_us
+        old.reply_timeout_us = link.reply_timeout_us
+        self._client = mirtek_meter.MeterClient(old, clock, address, report)
+        self._clock = clock
+
+    @property
+    def address(self):
+        return self._client.address
+
+    @address.setter
+    def address(self, value):
+        self._client.address = value
+
+    @property
+    def progress(self):
+        return self._client.progress
+
+    @progress.setter
+    def progress(self, value):
+        self._client.progress = value
+
+    def identify(self, reading):
+        return self.poll(reading)
+
+    def poll(self, reading):
+        ok = self._client.poll()
+        old = self._client.reading
+        for field in range(mirtek_meter.FIELD_COUNT):
+            if old.confirmed_ms[field] is not None:
+                reading.set(field, old.values[field], old.confirmed_ms[field])
+        if old.flags_ms is not None and old.flags_a is not None and old.flags_b is not None:
+            flags = 0
+            for byte, bit, flag in _FLAGS:
+                if (old.flags_a if byte == 1 else old.flags_b) >> bit & 1:
+                    flags |= flag
+            reading.set_flags(flags, _KNOWN, old.flags_ms)
+        reading.model = "KASKAD-1-MT (%s)" % (GENERATION_NAMES[old.generation] or "?")
+        reading.serial = old.serial
+        made = old.made  # "DD.MM.YYYY"
+        reading.made = None if made is None or len(made) != 10 else made[6:] + "-" + made[3:5] + "-" + made[:2]
+        reading.firmware_version = old.firmware_version
+        reading.ok = ok
+        return ok
