@@ -9,7 +9,7 @@ from kaskad import app as app_module
 from kaskad import settings
 from kaskad.app import App
 from kaskad.store import Store
-from rig import Rig
+from rig import Rig, family_meter
 
 OWNER = bytes(range(16))
 
@@ -28,7 +28,9 @@ def make_app(store=None, rig=None, address=20109):
     rig = rig or Rig()
     config = settings.load({"KASKAD_METER_ADDRESS": address}.get, lambda line: None)
     resets = []
-    app = App(config, rig.uart, rig.clock, store=store, watchdog=Dog(), reset=lambda: resets.append(1))
+    meter, make_meter = family_meter(rig, config)
+    app = App(config, meter, rig.clock, store=store, watchdog=Dog(), reset=lambda: resets.append(1),
+              make_meter=make_meter)
     return app, resets
 
 

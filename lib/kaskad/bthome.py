@@ -51,7 +51,7 @@ value lists, bytes written one by one (slices allocate), a cached memoryview per
 CCM in place (tests/vm/check_bthome.py measures it on the MicroPython VM).
 """
 
-from kaskad import meter
+from kaskad import reading as fields
 from kaskad.clock import ticks_add, ticks_less
 
 try:
@@ -87,6 +87,7 @@ RARE_EVERY = const(4)  # every 4th B slot whose values were already on air goes 
 HOLD_MS = const(4500)  # after boot only the name goes out: HA forgets packet ids after 4 s
 BATTERY_LOW_PCT = const(10)  # the meter's battery at or below this: "battery low"
 MAX_SERIAL = const(13)  # text bytes of the serial that fit an encrypted packet (15 - 2)
+MAX_SERIAL_PLAIN = const(19)  # ... and a plain one (23 - packet id 2 - 2): a CE-102M's has 15
 
 COUNTER_BLOCK_FIRST = const(1024)  # counters reserved by the first store write after a boot
 COUNTER_BLOCK_MAX = const(32768)  # the reservation doubles up to this
@@ -111,10 +112,14 @@ OBJ_RAW = const(0x54)  # length-prefixed bytes: HA's "Raw" sensor shows them as 
 DI_PLAIN = const(0x40)  # BTHome v2, not encrypted, regular interval
 DI_ENCRYPTED = const(0x41)
 
-# The meter's status flags (kaskad.mirtek.FLAGS): P1, P2, P3 (seals), M1, M2 (magnetic field)
-# in flags A; ND (emergency) in flags B.
-_TAMPER_BITS_A = const(0x3E)
-_EMERGENCY_BIT_B = const(0x20)
+OBJ_POWER_ON = const(0x10)  # binary, device class power: on = the load relay is closed
+
+# Flags by meaning (kaskad.reading) behind each binary object: tamper = a seal open or a magnetic
+# field; battery low = the meter's battery flags (with the % at or below BATTERY_LOW_PCT);
+# problem = not answering, or the meter reports an internal error.
+_TAMPER_FLAGS = const(fields.FLAG_SEAL_TERMINAL_OPEN | fields.FLAG_SEAL_CASE_OPEN | fields.FLAG_SEAL_MODULE_OPEN
+                      | fields.FLAG_MAGNET_DC | fields.FLAG_MAGNET_AC)
+_BATTERY_FLAGS = const(fields.FLAG_BATTERY_LOW | fields.FLAG_BATTERY_EXPIRED)
 
 _AD_FLAGS = const(0x01)
 _AD_SERVICE_DATA = const(0x16)
@@ -143,11 +148,11 @@ _FLAG_IDENTITY = const(64)
 
 # What each packet carries (Broadcaster._values): A = T1, T2, T3, problem;
 # B = battery, power, current, voltage, battery low, problem, emergency, tamper;
-# status = battery, battery low, problem, emergency, date of manufacture (4 BCD bytes, as int);
-# identity = the serial number (UTF-8 bytes).
+# status = battery, battery low, problem, emergency, date of manufacture (4 BCD bytes, as int),
+# relay closed; identity = the serial number (UTF-8 bytes).
 _A_FIELDS = const(4)
 _B_FIELDS = const(8)
-_STATUS_FIELDS = const(5)
+_STATUS_FIELDS = const(6)
 
 
 class MemoryCounterStore:
@@ -384,7 +389,7 @@ class Broadcaster:
             else:
                 self._hold_state = _HOLD_OVER  # for good: a later ticks wrap cannot revive it
                 ended = True
-        silent = reading.silent(now_ms, max_age_ms)
+        silent = _silent(reading, now_ms, max_age_ms)
         self._read_energy(reading, now_ms, max_age_ms, silent)
         self._read_instant(reading, now_ms, max_age_ms, silent)
         self._read_status(reading, now_ms, max_age_ms)
@@ -423,22 +428,28 @@ class Broadcaster:
         return True
 
     def _read_energy(self, reading, now_ms, max_age_ms, silent):
+        """T1, T2, T3 as far as the meter gives them, from T1 on without a gap (the receiver
+        numbers energy objects by their place: a gap would publish T3 as energy_2); a meter
+        that gives no tariff but its total (one tariff) has T1 = the total."""
         new = self._new[PACKET_A]
-        complete = True
         too_big = False
+        gap = False
         for i in range(3):
-            value = reading.get(meter.ENERGY_T1 + i, now_ms, max_age_ms)
+            value = None if gap else reading.get(fields.ENERGY_T1 + i, now_ms, max_age_ms)
             if value is None:
-                complete = False
+                gap = True
             elif value < 0 or value > MAX_U32:
                 too_big = True
             new[i] = value
+        if new[0] is None and not reading.is_stale(fields.ENERGY_T1, now_ms, max_age_ms):
+            new[0] = reading.get(fields.TOTAL, now_ms, max_age_ms)  # a meter without tariffs
+            too_big = new[0] is not None and not 0 <= new[0] <= MAX_U32
         if not too_big:
             self._flagged &= ~_FLAG_ENERGY_RANGE
         elif self._raise_flag(_FLAG_ENERGY_RANGE):
             self._report("bthome: energy registers %r, %r, %r Wh do not all fit 32 bits: energy "
                          "left out" % (new[0], new[1], new[2]))
-        if too_big or not complete:
+        if too_big:
             new[0] = None
             new[1] = None
             new[2] = None
@@ -446,10 +457,10 @@ class Broadcaster:
 
     def _read_instant(self, reading, now_ms, max_age_ms, silent):
         new = self._new[PACKET_B]
-        battery = self._fits(reading.get(meter.BATTERY, now_ms, max_age_ms), MAX_U8, _FLAG_BATTERY_RANGE, "battery %")
+        battery = self._fits(reading.get(fields.BATTERY, now_ms, max_age_ms), MAX_U8, _FLAG_BATTERY_RANGE, "battery %")
         new[0] = battery
-        new[1] = self._fits(reading.get(meter.POWER, now_ms, max_age_ms), MAX_U24, _FLAG_POWER_RANGE, "power 0.01 W")
-        current = reading.get(meter.CURRENT, now_ms, max_age_ms)
+        new[1] = self._fits(reading.get(fields.POWER, now_ms, max_age_ms), MAX_U24, _FLAG_POWER_RANGE, "power 0.01 W")
+        current = reading.get(fields.CURRENT, now_ms, max_age_ms)
         if current is not None and current > MAX_U16:
             if self._raise_flag(_FLAG_CURRENT_CLAMPED):
                 self._report("bthome: current %d mA is more than BTHome carries (65535 mA): "
@@ -458,18 +469,18 @@ class Broadcaster:
         else:
             self._flagged &= ~_FLAG_CURRENT_CLAMPED
         new[2] = self._fits(current, MAX_U16, 0, "current mA")
-        voltage = reading.get(meter.VOLTAGE, now_ms, max_age_ms)
+        voltage = reading.get(fields.VOLTAGE, now_ms, max_age_ms)
         if voltage is not None:
             voltage = (voltage + 5) // 10  # 0.01 V -> 0.1 V, half up
         new[3] = self._fits(voltage, MAX_U16, _FLAG_VOLTAGE_RANGE, "voltage 0.1 V")
-        new[4] = None if battery is None else battery <= BATTERY_LOW_PCT
-        new[5] = silent
-        if reading.flags(now_ms, max_age_ms):
-            new[6] = bool(reading.flags_b & _EMERGENCY_BIT_B)
-            new[7] = bool(reading.flags_a & _TAMPER_BITS_A)
-        else:
-            new[6] = None
-            new[7] = None
+        low = _any_flag(reading, _BATTERY_FLAGS, now_ms, max_age_ms)
+        if battery is not None and (low is None or not low):
+            low = battery <= BATTERY_LOW_PCT
+        new[4] = low
+        error = _any_flag(reading, fields.FLAG_METER_ERROR, now_ms, max_age_ms)
+        new[5] = silent or error is True
+        new[6] = _any_flag(reading, fields.FLAG_EMERGENCY, now_ms, max_age_ms)
+        new[7] = _any_flag(reading, _TAMPER_FLAGS, now_ms, max_age_ms)
 
     def _read_status(self, reading, now_ms, max_age_ms):
         b = self._new[PACKET_B]
@@ -483,17 +494,22 @@ class Broadcaster:
             self._made_of = made
             self._made = _date_bcd(made)
             if made is not None and self._made is None:
-                self._report("bthome: date of manufacture %r is not DD.MM.YYYY: not sent" % (made,))
+                self._report("bthome: date of manufacture %r is not YYYY-MM-DD: not sent" % (made,))
         new[4] = self._made
+        relay_off = _any_flag(reading, fields.FLAG_RELAY_OFF, now_ms, max_age_ms)
+        new[5] = None if relay_off is None else not relay_off
 
     def _read_identity(self, reading):
         serial = reading.serial
         if serial is not self._serial_of:
             self._serial_of = serial
             raw = None if serial is None else serial.encode("utf-8")
-            if raw is not None and not 0 < len(raw) <= MAX_SERIAL:
-                self._report("bthome: serial number %r is not 1-%d bytes: not sent" % (serial, MAX_SERIAL))
+            if raw is not None and not 0 < len(raw) <= MAX_SERIAL_PLAIN:
+                self._report("bthome: serial number %r is not 1-%d bytes: not sent" % (serial, MAX_SERIAL_PLAIN))
                 raw = None
+            elif raw is not None and len(raw) > MAX_SERIAL and self._ccm is not None:
+                self._report("bthome: serial number %r is over %d bytes: not sent while encrypted" % (
+                    serial, MAX_SERIAL))
             self._serial = raw
         self._new[RARE_IDENTITY][0] = self._serial
 
@@ -527,13 +543,15 @@ class Broadcaster:
         out = self._objects[PACKET_A]
         values = self._values[PACKET_A]
         at = self._take_pid(out)
-        wide = plain or (values[0] is not None and (
-            values[0] > MAX_U24 or values[1] > MAX_U24 or values[2] > MAX_U24))
+        wide = plain
+        for i in range(3):
+            if values[i] is not None and values[i] > MAX_U24:
+                wide = True
         if plain:
             at = _binary(out, at, OBJ_PROBLEM, values[3])
-        if values[0] is not None:
-            for i in range(3):
-                value = values[i]
+        for i in range(3):
+            value = values[i]
+            if value is not None:
                 out[at] = OBJ_ENERGY_32 if wide else OBJ_ENERGY_24
                 out[at + 1] = value & 0xFF
                 out[at + 2] = (value >> 8) & 0xFF
@@ -566,7 +584,7 @@ class Broadcaster:
         return at
 
     def _compose_status(self, plain):
-        """[pid] battery, battery low, problem, emergency, date of manufacture: 16 / 14 bytes."""
+        """[pid] battery, battery low, problem, emergency, date of manufacture, relay: 18 / 16 bytes."""
         out = self._objects[RARE_STATUS]
         values = self._values[RARE_STATUS]
         at = self._take_pid(out)
@@ -581,12 +599,13 @@ class Broadcaster:
             for i in range(4):
                 out[at + 2 + i] = (made >> (24 - 8 * i)) & 0xFF
             at += 6
-        return at
+        return _binary(out, at, OBJ_POWER_ON, values[5])
 
     def _compose_identity(self, plain):
-        """[pid] the serial number as text: at most 17 / 15 bytes; 0 when unknown."""
+        """[pid] the serial number as text: at most 23 / 15 bytes; 0 when unknown (or too long to go
+        encrypted)."""
         serial = self._values[RARE_IDENTITY][0]
-        if serial is None:
+        if serial is None or (not plain and len(serial) > MAX_SERIAL):
             return 0
         out = self._objects[RARE_IDENTITY]
         at = self._take_pid(out)
@@ -679,13 +698,35 @@ def _name_ad(raw, limit):
     return bytes((len(raw) + 1, kind)) + raw
 
 
+def _silent(reading, now_ms, max_age_ms):
+    """True when the meter is not answering: a value it gave has gone stale, or it never gave
+    one. A good poll confirms every value again and ends it."""
+    heard = False
+    for field in range(fields.FIELD_COUNT):
+        if reading.get(field, now_ms, max_age_ms) is not None:
+            heard = True
+        elif reading.is_stale(field, now_ms, max_age_ms):
+            return True
+    return not heard
+
+
+def _any_flag(reading, bits, now_ms, max_age_ms):
+    """True when one of the FLAG_* ``bits`` that the meter reports is set, False when none is,
+    None when it reports none of them (or its flags are stale): the object is left out."""
+    if not reading.flags_known & bits:
+        return None
+    if reading.flag(reading.flags_known & bits, now_ms, max_age_ms) is None:
+        return None
+    return bool(reading.flags & reading.flags_known & bits)
+
+
 def _date_bcd(text):
-    """"DD.MM.YYYY" -> 0xDDMMYYYY as BCD digits (HA's Raw sensor then shows "DDMMYYYY"); None
-    for anything else."""
-    if text is None or len(text) != 10 or text[2] != "." or text[5] != ".":
+    """"YYYY-MM-DD" (kaskad.reading) -> 0xDDMMYYYY as BCD digits (HA's Raw sensor then shows
+    "DDMMYYYY", as the first firmware sent it); None for anything else."""
+    if text is None or len(text) != 10 or text[4] != "-" or text[7] != "-":
         return None
     value = 0
-    for i in (0, 1, 3, 4, 6, 7, 8, 9):
+    for i in (8, 9, 5, 6, 0, 1, 2, 3):
         digit = ord(text[i]) - 48
         if not 0 <= digit <= 9:
             return None

@@ -18,6 +18,8 @@ import binascii
 
 from kaskad.ccm import CCM, MIC_LEN, NONCE_LEN
 from kaskad.clock import ticks_add, ticks_diff
+from kaskad.reading import (FLAG_EMERGENCY, FLAG_IMBALANCE, FLAG_MAGNET_AC, FLAG_MAGNET_DC, FLAG_RELAY_OFF,
+                            FLAG_SEAL_CASE_OPEN, FLAG_SEAL_MODULE_OPEN, FLAG_SEAL_TERMINAL_OPEN)
 from kaskad.settings import validate
 
 try:
@@ -120,9 +122,11 @@ class ConfigSession:
     returned, so a reboot must be deferred until the response has been notified.
     ``report(line)``: one console line per refusal and per change; never a key.
     ``meter()``: the METER answer's data (at most 13 bytes; App.meter_state), or None: empty.
+    ``family``: the meter family (kaskad.meters) the address is checked against (None: the default).
     """
 
-    def __init__(self, challenge, store, clock, window, file_prints, apply, act, report, meter=None):
+    def __init__(self, challenge, store, clock, window, file_prints, apply, act, report, meter=None,
+                 family=None):
         if len(challenge) != CHALLENGE_LEN:
             raise ValueError("challenge must be %d bytes" % CHALLENGE_LEN)
         self.challenge = bytes(challenge)
@@ -134,6 +138,7 @@ class ConfigSession:
         self._act = act
         self._report = report
         self._meter = meter
+        self._family = family
         self._started = clock.now_ms()
         self._key = None  # the owner key this connection proved, once it has
         self._ccm = None
@@ -279,10 +284,13 @@ class ConfigSession:
             self._report("config: factory reset: owners and overrides forgotten")
             self._act(ACT_FACTORY_RESET)
             return OK, b"", True
-        if op == OP_SET_ADDRESS:
-            if size != 2:
+        if op == OP_SET_ADDRESS:  # u16, or u32 for a family whose addresses go further (Mercury-206)
+            if size != 2 and size != 4:
                 return E_BAD_LENGTH, b"", False
-            return self._set("KASKAD_METER_ADDRESS", p[1] | p[2] << 8), b"", False
+            address = p[1] | p[2] << 8
+            if size == 4:
+                address |= p[3] << 16 | p[4] << 24
+            return self._set("KASKAD_METER_ADDRESS", address), b"", False
         if op == OP_SET_POLL:
             if size != 4:
                 return E_BAD_LENGTH, b"", False
@@ -336,7 +344,7 @@ class ConfigSession:
         return E_UNKNOWN_COMMAND, b"", False
 
     def _set(self, key, raw):
-        value, problem = validate(key, raw)
+        value, problem = validate(key, raw, self._family)
         if problem is not None:
             self._report("config: %s = %r refused: %s" % (key, raw, problem))
             return E_BAD_VALUE
@@ -345,6 +353,35 @@ class ConfigSession:
         self._report("config: %s changed over Bluetooth" % key)
         self._apply(key, value)
         return OK
+
+
+# The METER answer's flag bytes keep format 1's layout, the KASKAD-1-MT's status bytes (the
+# owner's tools name the bits by it): (flag by meaning, 1 for byte A or 2 for byte B, bit). A flag
+# without a place here (battery low, meter error...) is not in the METER answer.
+METER_FLAG_BITS = (
+    (FLAG_SEAL_TERMINAL_OPEN, 1, 1), (FLAG_SEAL_CASE_OPEN, 1, 2), (FLAG_SEAL_MODULE_OPEN, 1, 3),
+    (FLAG_MAGNET_DC, 1, 4), (FLAG_MAGNET_AC, 1, 5), (FLAG_EMERGENCY, 2, 5), (FLAG_IMBALANCE, 2, 7),
+    (FLAG_RELAY_OFF, 2, 3),
+)
+
+
+def meter_flag_bytes(flags, known):
+    """FLAG_* bits as the METER answer's bytes A and B, and whether the meter reports any of them
+    (a meter whose flags have no place here, as a CE-102M's, answers "none read")."""
+    a = 0
+    b = 0
+    valid = False
+    for flag, byte, bit in METER_FLAG_BITS:
+        valid = valid or bool(known & flag)
+        if flags & flag:
+            if byte == 1:
+                a |= 1 << bit
+            else:
+                b |= 1 << bit
+    return a, b, valid
+
+
+STATUS_ADDRESS_WIDE = const(0xFFFF)  # the address does not fit 16 bits (a Mercury-206 serial)
 
 
 def status(challenge, version, owned, encrypted, claimable, meter_address, generation,
@@ -357,8 +394,8 @@ def status(challenge, version, owned, encrypted, claimable, meter_address, gener
               until the file is fixed or the owner sets a key (or none)
         2 11  this connection's challenge
        13  3  firmware version major, minor, patch
-       16  2  meter address (0: not set)
-       18  1  meter generation (mirtek.GEN_*)
+       16  2  meter address (0: not set; STATUS_ADDRESS_WIDE: 65535 or more, see the serial)
+       18  1  meter generation: 0 (format 1 gave MIRTEK's here; the reading has no generation)
        19  4  poll period, seconds
        23  1  last poll result (the caller's code: 0 none yet, 1 ok, 2 failed)
        24  1  serial length s (0: unknown), then s bytes of ASCII (at most 31)
@@ -374,6 +411,8 @@ def status(challenge, version, owned, encrypted, claimable, meter_address, gener
     out[14] = version[1]
     out[15] = version[2]
     address = meter_address or 0
+    if address > STATUS_ADDRESS_WIDE:
+        address = STATUS_ADDRESS_WIDE
     out[16] = address & 0xFF
     out[17] = address >> 8
     out[18] = generation & 0xFF

@@ -7,6 +7,7 @@ neutral kaskad.reading.Reading (flags by meaning, the date of manufacture as YYY
 
 from kaskad import meter as mirtek_meter
 from kaskad import reading as fields
+from kaskad.config import METER_FLAG_BITS
 from kaskad.link import OpticalLink
 from kaskad.mirtek import GENERATION_NAMES, LAST_METER_ADDRESS
 
@@ -16,14 +17,8 @@ ADDRESS_MIN = 1
 ADDRESS_MAX = LAST_METER_ADDRESS
 ADDRESS_MEANS = "the ID on the meter's display (ID-xxxxx)"
 
-# MIRTEK status bits (kaskad.mirtek.FLAGS: byte A = 1, byte B = 2) -> flags by meaning
-_FLAGS = (
-    (1, 1, fields.FLAG_SEAL_TERMINAL_OPEN), (1, 2, fields.FLAG_SEAL_CASE_OPEN),
-    (1, 3, fields.FLAG_SEAL_MODULE_OPEN), (1, 4, fields.FLAG_MAGNET_DC), (1, 5, fields.FLAG_MAGNET_AC),
-    (2, 5, fields.FLAG_EMERGENCY), (2, 7, fields.FLAG_IMBALANCE), (2, 3, fields.FLAG_RELAY_OFF),
-)
 _KNOWN = 0
-for _byte, _bit, _flag in _FLAGS:
+for _flag, _byte, _bit in METER_FLAG_BITS:  # the owner protocol's layout is MIRTEK's
     _KNOWN |= _flag
 
 
@@ -63,7 +58,7 @@ class Meter:
                 reading.set(field, old.values[field], old.confirmed_ms[field])
         if old.flags_ms is not None and old.flags_a is not None and old.flags_b is not None:
             flags = 0
-            for byte, bit, flag in _FLAGS:
+            for flag, byte, bit in METER_FLAG_BITS:
                 if (old.flags_a if byte == 1 else old.flags_b) >> bit & 1:
                     flags |= flag
             reading.set_flags(flags, _KNOWN, old.flags_ms)
