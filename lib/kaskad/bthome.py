@@ -112,11 +112,10 @@ OBJ_RAW = const(0x54)  # length-prefixed bytes: HA's "Raw" sensor shows them as 
 DI_PLAIN = const(0x40)  # BTHome v2, not encrypted, regular interval
 DI_ENCRYPTED = const(0x41)
 
-OBJ_POWER_ON = const(0x10)  # binary, device class power: on = the load relay is closed
-
 # Flags by meaning (kaskad.reading) behind each binary object: tamper = a seal open or a magnetic
 # field; battery low = the meter's battery flags (with the % at or below BATTERY_LOW_PCT);
-# problem = not answering, or the meter reports an internal error.
+# problem = not answering, or the meter reports an internal error. The relay (FLAG_RELAY_OFF) has
+# no object: an encrypted status packet has no room left for it (15 bytes of objects).
 _TAMPER_FLAGS = const(fields.FLAG_SEAL_TERMINAL_OPEN | fields.FLAG_SEAL_CASE_OPEN | fields.FLAG_SEAL_MODULE_OPEN
                       | fields.FLAG_MAGNET_DC | fields.FLAG_MAGNET_AC)
 _BATTERY_FLAGS = const(fields.FLAG_BATTERY_LOW | fields.FLAG_BATTERY_EXPIRED)
@@ -148,11 +147,11 @@ _FLAG_IDENTITY = const(64)
 
 # What each packet carries (Broadcaster._values): A = T1, T2, T3, problem;
 # B = battery, power, current, voltage, battery low, problem, emergency, tamper;
-# status = battery, battery low, problem, emergency, date of manufacture (4 BCD bytes, as int),
-# relay closed; identity = the serial number (UTF-8 bytes).
+# status = battery, battery low, problem, emergency, date of manufacture (4 BCD bytes, as int);
+# identity = the serial number (UTF-8 bytes).
 _A_FIELDS = const(4)
 _B_FIELDS = const(8)
-_STATUS_FIELDS = const(6)
+_STATUS_FIELDS = const(5)
 
 
 class MemoryCounterStore:
@@ -428,28 +427,35 @@ class Broadcaster:
         return True
 
     def _read_energy(self, reading, now_ms, max_age_ms, silent):
-        """T1, T2, T3 as far as the meter gives them, from T1 on without a gap (the receiver
-        numbers energy objects by their place: a gap would publish T3 as energy_2); a meter
-        that gives no tariff but its total (one tariff) has T1 = the total."""
+        """The tariffs the meter offers, from T1 on (at most three): the receiver numbers energy
+        objects by their place, so a gap would publish T3 as energy_2, and their count must not
+        change while the meter is the same (one object is HA's "energy", several "energy_1"...).
+        A tariff the meter gave once and that went stale leaves them all out. A meter that gives
+        its total only (one tariff) sends that as the one energy object."""
         new = self._new[PACKET_A]
+        offered = 0
+        while offered < 3 and (reading.get(fields.ENERGY_T1 + offered, now_ms, max_age_ms) is not None
+                               or reading.is_stale(fields.ENERGY_T1 + offered, now_ms, max_age_ms)):
+            offered += 1
+        complete = True
         too_big = False
-        gap = False
         for i in range(3):
-            value = None if gap else reading.get(fields.ENERGY_T1 + i, now_ms, max_age_ms)
-            if value is None:
-                gap = True
-            elif value < 0 or value > MAX_U32:
+            value = reading.get(fields.ENERGY_T1 + i, now_ms, max_age_ms) if i < offered else None
+            if i < offered and value is None:
+                complete = False
+            elif value is not None and (value < 0 or value > MAX_U32):
                 too_big = True
             new[i] = value
-        if new[0] is None and not reading.is_stale(fields.ENERGY_T1, now_ms, max_age_ms):
-            new[0] = reading.get(fields.TOTAL, now_ms, max_age_ms)  # a meter without tariffs
-            too_big = new[0] is not None and not 0 <= new[0] <= MAX_U32
+        if offered == 0:
+            total = reading.get(fields.TOTAL, now_ms, max_age_ms)
+            too_big = total is not None and not 0 <= total <= MAX_U32
+            new[0] = total
         if not too_big:
             self._flagged &= ~_FLAG_ENERGY_RANGE
         elif self._raise_flag(_FLAG_ENERGY_RANGE):
             self._report("bthome: energy registers %r, %r, %r Wh do not all fit 32 bits: energy "
                          "left out" % (new[0], new[1], new[2]))
-        if too_big:
+        if too_big or not complete:
             new[0] = None
             new[1] = None
             new[2] = None
@@ -496,8 +502,6 @@ class Broadcaster:
             if made is not None and self._made is None:
                 self._report("bthome: date of manufacture %r is not YYYY-MM-DD: not sent" % (made,))
         new[4] = self._made
-        relay_off = _any_flag(reading, fields.FLAG_RELAY_OFF, now_ms, max_age_ms)
-        new[5] = None if relay_off is None else not relay_off
 
     def _read_identity(self, reading):
         serial = reading.serial
@@ -584,7 +588,7 @@ class Broadcaster:
         return at
 
     def _compose_status(self, plain):
-        """[pid] battery, battery low, problem, emergency, date of manufacture, relay: 18 / 16 bytes."""
+        """[pid] battery, battery low, problem, emergency, date of manufacture: 16 / 14 bytes."""
         out = self._objects[RARE_STATUS]
         values = self._values[RARE_STATUS]
         at = self._take_pid(out)
@@ -599,7 +603,7 @@ class Broadcaster:
             for i in range(4):
                 out[at + 2 + i] = (made >> (24 - 8 * i)) & 0xFF
             at += 6
-        return _binary(out, at, OBJ_POWER_ON, values[5])
+        return at
 
     def _compose_identity(self, plain):
         """[pid] the serial number as text: at most 23 / 15 bytes; 0 when unknown (or too long to go
