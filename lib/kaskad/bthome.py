@@ -116,9 +116,9 @@ DI_ENCRYPTED = const(0x41)
 # field; battery low = the meter's battery flags (with the % at or below BATTERY_LOW_PCT);
 # problem = not answering, or the meter reports an internal error. The relay (FLAG_RELAY_OFF) has
 # no object: an encrypted status packet has no room left for it (15 bytes of objects).
-_TAMPER_FLAGS = const(fields.FLAG_SEAL_TERMINAL_OPEN | fields.FLAG_SEAL_CASE_OPEN | fields.FLAG_SEAL_MODULE_OPEN
-                      | fields.FLAG_MAGNET_DC | fields.FLAG_MAGNET_AC)
-_BATTERY_FLAGS = const(fields.FLAG_BATTERY_LOW | fields.FLAG_BATTERY_EXPIRED)
+_TAMPER_FLAGS = (fields.FLAG_SEAL_TERMINAL_OPEN | fields.FLAG_SEAL_CASE_OPEN | fields.FLAG_SEAL_MODULE_OPEN
+                 | fields.FLAG_MAGNET_DC | fields.FLAG_MAGNET_AC)
+_BATTERY_FLAGS = fields.FLAG_BATTERY_LOW | fields.FLAG_BATTERY_EXPIRED
 
 _AD_FLAGS = const(0x01)
 _AD_SERVICE_DATA = const(0x16)
