@@ -671,7 +671,7 @@ def test_a_meter_never_heard_is_a_problem_and_a_serial_too_long_is_reported_not_
     lines = []
     b = broadcaster(lines=lines)
     r = fields.Reading()
-    r.serial, r.made = "12345678901234567890", "04.10.2017"
+    r.serial, r.made = "12345678901234567890", "2017/10/04"
     b.update(r, 0, 1000)
     seen = {}
     for _, got in every_packet(b):

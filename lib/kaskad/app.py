@@ -290,7 +290,7 @@ class App:
                 out[1 + i] = age_s >> (8 * i) & 0xFF
         reading = self.reading
         if reading.flags_ms is not None:
-            a, b, valid = config.meter_flag_bytes(reading.flags, reading.flags_known)
+            a, b, valid = config.meter_flag_bytes(reading.flag_bits, reading.flags_known)
             if valid:
                 out[5] = a
                 out[6] = b

@@ -388,7 +388,7 @@ class Broadcaster:
             else:
                 self._hold_state = _HOLD_OVER  # for good: a later ticks wrap cannot revive it
                 ended = True
-        silent = _silent(reading, now_ms, max_age_ms)
+        silent = reading.silent(now_ms, max_age_ms)
         self._read_energy(reading, now_ms, max_age_ms, silent)
         self._read_instant(reading, now_ms, max_age_ms, silent)
         self._read_status(reading, now_ms, max_age_ms)
@@ -500,7 +500,7 @@ class Broadcaster:
             self._made_of = made
             self._made = _date_bcd(made)
             if made is not None and self._made is None:
-                self._report("bthome: date of manufacture %r is not YYYY-MM-DD: not sent" % (made,))
+                self._report("bthome: date of manufacture %r is not YYYY-MM-DD (or DD.MM.YYYY): not sent" % (made,))
         new[4] = self._made
 
     def _read_identity(self, reading):
@@ -702,35 +702,30 @@ def _name_ad(raw, limit):
     return bytes((len(raw) + 1, kind)) + raw
 
 
-def _silent(reading, now_ms, max_age_ms):
-    """True when the meter is not answering: a value it gave has gone stale, or it never gave
-    one. A good poll confirms every value again and ends it."""
-    heard = False
-    for field in range(fields.FIELD_COUNT):
-        if reading.get(field, now_ms, max_age_ms) is not None:
-            heard = True
-        elif reading.is_stale(field, now_ms, max_age_ms):
-            return True
-    return not heard
-
-
 def _any_flag(reading, bits, now_ms, max_age_ms):
     """True when one of the FLAG_* ``bits`` that the meter reports is set, False when none is,
     None when it reports none of them (or its flags are stale): the object is left out."""
     if not reading.flags_known & bits:
         return None
-    if reading.flag(reading.flags_known & bits, now_ms, max_age_ms) is None:
+    if not reading.flags(now_ms, max_age_ms):
         return None
-    return bool(reading.flags & reading.flags_known & bits)
+    return bool(reading.flag_bits & bits)
 
 
 def _date_bcd(text):
-    """"YYYY-MM-DD" (kaskad.reading) -> 0xDDMMYYYY as BCD digits (HA's Raw sensor then shows
-    "DDMMYYYY", as the first firmware sent it); None for anything else."""
-    if text is None or len(text) != 10 or text[4] != "-" or text[7] != "-":
+    """"YYYY-MM-DD" (kaskad.reading), or "DD.MM.YYYY" (the KASKAD-1-MT's factory string, as its
+    driver passes it on) -> 0xDDMMYYYY as BCD digits (HA's Raw sensor then shows "DDMMYYYY", as
+    the first firmware sent it); None for anything else."""
+    if text is None or len(text) != 10:
+        return None
+    if text[4] == "-" and text[7] == "-":
+        order = (8, 9, 5, 6, 0, 1, 2, 3)
+    elif text[2] == "." and text[5] == ".":
+        order = (0, 1, 3, 4, 6, 7, 8, 9)
+    else:
         return None
     value = 0
-    for i in (8, 9, 5, 6, 0, 1, 2, 3):
+    for i in order:
         digit = ord(text[i]) - 48
         if not 0 <= digit <= 9:
             return None

@@ -97,16 +97,11 @@ class Settings:
 
 def family_names():
     """The accepted values of KASKAD_METER."""
-    names = meters.names()
-    return names if DEFAULT_FAMILY in names else (DEFAULT_FAMILY,) + names
+    return meters.names()
 
 
 def load_family(name):
     """The family package (imports that family only); ValueError naming the accepted values."""
-    if name == DEFAULT_FAMILY and DEFAULT_FAMILY not in meters.names():
-        from kaskad import mirtek_family  # until KASKAD-1-MT moves into kaskad.meters
-
-        return mirtek_family
     return meters.load(name)
 
 
