@@ -32,8 +32,9 @@ import _harness  # noqa: E402
 import board  # noqa: E402
 import busio  # noqa: E402
 from kaskad.clock import Clock  # noqa: E402
-from kaskad.link import OpticalLink  # noqa: E402
-from kaskad.meter import MeterClient  # noqa: E402
+from kaskad.meters import kaskad_1_mt  # noqa: E402
+from kaskad.meters.link import ByteLink  # noqa: E402
+from kaskad.reading import Reading  # noqa: E402
 from kaskad_sim.meter import SimMeter  # noqa: E402
 from kaskad_sim.wire import SimWire  # noqa: E402
 
@@ -63,14 +64,15 @@ def measure(generation, delay_ms, baud, first_poll):
     uart = busio.UART(board.TX, board.RX, baudrate=baud, timeout=0, receiver_buffer_size=256)
     clock = Clock(_cptime)
     errors = []
-    client = MeterClient(OpticalLink(uart, clock, baud), clock, meter.address, errors.append)
+    client = kaskad_1_mt.Meter(ByteLink(uart, clock, baud), clock, meter.address, errors.append)
+    reading = Reading()
     if not first_poll:
-        client.poll()
+        client.poll(reading)
         vclock.advance_to(vclock.now_ns() + 60_000 * NS_PER_MS)
         meter.tariffs_raw[0] += 2  # a minute of ordinary consumption
     sent_before, replies_before = len(wire.tx_log), len(meter.sent)
     start = vclock.now_ns()
-    assert client.poll(), errors
+    assert client.poll(reading), errors
     elapsed_ms = (vclock.now_ns() - start) / NS_PER_MS
     char_ms = 10_000 / baud
     floor_ms = reference = 0.0
