@@ -147,9 +147,9 @@ def sim_address(fam):
     """The settings' address when the family has one and it is in the simulation's range."""
     if fam.address_keyword is None:
         return None
-    from kaskad import settings
+    from kaskad import meters
 
-    firmware = settings.load_family(fam.name)  # the range the firmware accepts for this family
+    firmware = meters.load(fam.name)  # the range the firmware accepts for this family
     address = setting("KASKAD_METER_ADDRESS")
     ok = isinstance(address, int) and firmware.ADDRESS_MIN <= address <= firmware.ADDRESS_MAX
     return address if ok else None

@@ -10,7 +10,7 @@ import microcontroller
 import pytest
 import supervisor
 
-from kaskad import settings, settings_file
+from kaskad import meters, settings, settings_file
 from kaskad.store import Store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -194,9 +194,7 @@ def test_an_unknown_family_names_the_key_and_every_accepted_value(tmp_path):
     ("mercury-206", [1, 36896545, 999999999], [0, 1000000000]),
 ])
 def test_the_address_range_is_the_familys(tmp_path, family, good, bad):
-    from kaskad import meters
-
-    package = settings.load_family(family)
+    package = meters.load(family)
     for value in good:
         loaded, lines = load_file(tmp_path, 'KASKAD_METER = "%s"\nKASKAD_METER_ADDRESS = %d\n' % (family, value))
         assert lines == [] and loaded.meter_address == value and loaded.family is package
@@ -233,7 +231,7 @@ def test_a_baud_rate_other_than_the_familys_is_used_and_said(tmp_path):
 
 
 def test_validate_checks_an_address_against_the_family_given():
-    mercury = settings.load_family("mercury-206")
+    mercury = meters.load("mercury-206")
     assert settings.validate("KASKAD_METER_ADDRESS", 36896545, mercury) == (36896545, None)
     assert settings.validate("KASKAD_METER_ADDRESS", 36896545)[1] == "expected a whole number, 1..65534"
-    assert settings.validate("KASKAD_METER_ADDRESS", 5, settings.load_family("ce-102m"))[1] == "this meter has no address"
+    assert settings.validate("KASKAD_METER_ADDRESS", 5, meters.load("ce-102m"))[1] == "this meter has no address"

@@ -9,7 +9,7 @@ real Store into the strict nvm stand-in, which counts every write and page erase
 import _harness
 import microcontroller
 
-from kaskad import bthome, reading as fields, settings
+from kaskad import bthome, meters, reading as fields, settings
 from kaskad.store import CounterStore, Store
 
 KEY = bytes.fromhex("231d39c1d7cc1ab1aee224cd096db932")
@@ -62,7 +62,7 @@ def test_nvm_figures_bytes_used_and_the_longest_write():
     for key, kind, _, lowest, highest, _ in settings.SCHEMA:  # every key overridden, longest values
         value = {settings.INT: highest, settings.BAUD: highest, settings.KEY: "ab" * 16,
                  settings.CHOICE: "debug", settings.ADDRESS: 999999999,  # Mercury-206's serial
-                 settings.FAMILY: max(settings.family_names(), key=len)}.get(kind, "x" * highest)
+                 settings.FAMILY: max(meters.names(), key=len)}.get(kind, "x" * highest)
         store.set_override(key, value, 0xFFFFFFFF)
     clock = _harness.clock()
     start = clock.now_ns()

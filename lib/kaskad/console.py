@@ -34,10 +34,10 @@ class TextSink:
     def reading(self, uptime_ms, now_ms, reading, max_age_ms, fields_):
         """One line; what the meter does not offer is left out (the family has no such value)."""
         parts = []
-        for field, label, places, unit in _SHOWN:
+        for field in range(fields.FIELD_COUNT):
             value = reading.get(field, now_ms, max_age_ms)
             if value is not None or reading.is_stale(field, now_ms, max_age_ms):
-                parts.append("%s%s%s" % (label, fixed(value, places), unit))
+                parts.append(_SHOWN[field] % fixed(value, _PLACES[field]))
         stale = [fields.FIELD_NAMES[f] for f in fields_ if reading.is_stale(f, now_ms, max_age_ms)]
         print("%s meter %s %s (%s): %s | %s%s" % (
             uptime(uptime_ms), reading.family, "-" if reading.address is None else reading.address,
@@ -51,13 +51,9 @@ class TextSink:
         print("%s %s" % (uptime(uptime_ms), text))
 
 
-# (field, label, decimal places, unit) of the reading line
-_SHOWN = (
-    (fields.ENERGY_T1, "T1 ", 3, ""), (fields.ENERGY_T1 + 1, "T2 ", 3, ""), (fields.ENERGY_T1 + 2, "T3 ", 3, ""),
-    (fields.ENERGY_T1 + 3, "T4 ", 3, ""), (fields.TOTAL, "total ", 3, " kWh"), (fields.VOLTAGE, "", 2, " V"),
-    (fields.CURRENT, "", 3, " A"), (fields.POWER, "", 2, " W"), (fields.APPARENT_POWER, "", 2, " VA"),
-    (fields.BATTERY, "battery ", 0, " %"),
-)
+# Each field of kaskad.reading in the reading line, in its order: how it is shown, decimal places
+_SHOWN = ("T1 %s", "T2 %s", "T3 %s", "T4 %s", "total %s kWh", "%s V", "%s A", "%s W", "battery %s %%", "%s VA")
+_PLACES = b"\x03\x03\x03\x03\x03\x02\x03\x02\x00\x02"
 
 
 def flags(reading, now_ms, max_age_ms):

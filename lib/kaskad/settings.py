@@ -95,16 +95,6 @@ class Settings:
         self.bindkey_refused = False
 
 
-def family_names():
-    """The accepted values of KASKAD_METER."""
-    return meters.names()
-
-
-def load_family(name):
-    """The family package (imports that family only); ValueError naming the accepted values."""
-    return meters.load(name)
-
-
 def address_needed(family):
     return family.ADDRESS_MIN is not None
 
@@ -161,7 +151,7 @@ def load(read_setting, report, file_keys=(), store=None):
         if raw is not None and not _apply(settings, row, raw, report, "", written.get(key)) and row[1] == KEY:
             settings.bindkey_refused = True
         if row[1] == FAMILY:
-            settings.family = load_family(settings.meter)
+            settings.family = meters.load(settings.meter)
         elif row[1] == BAUD:
             _family_baud(settings, raw is not None, report)
     if "KASKAD_BINDKEY" in getattr(file_keys, "unseen", ()):
@@ -215,7 +205,7 @@ def validate(key, raw, family=None):
     if row is None:
         return None, "unknown key"
     if row[1] == ADDRESS and family is None:
-        family = load_family(DEFAULT_FAMILY)
+        family = meters.load(DEFAULT_FAMILY)
     return _check(_for_family(row, family), raw)
 
 
@@ -285,9 +275,9 @@ def _check_together(settings, report):
 def _check(row, raw):
     kind, lowest, highest = row[1], row[3], row[4]
     if kind == FAMILY:
-        if raw in family_names():
+        if raw in meters.names():
             return raw, None
-        return None, "expected one of: " + ", ".join(family_names())
+        return None, "expected one of: " + ", ".join(meters.names())
     if kind == ADDRESS:
         if lowest is None:
             return None, "this meter has no address"

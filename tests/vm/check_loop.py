@@ -39,7 +39,8 @@ from kaskad.gatt import ConfigPort
 from kaskad.led import Led
 from kaskad.radio import Radio
 from kaskad.meters.link import ByteLink
-from kaskad.settings import Settings, load_family
+from kaskad import meters
+from kaskad.settings import Settings
 from kaskad.store import Store
 
 ADDRESS = 20109
@@ -339,7 +340,7 @@ def build(origin_ns=0):
     time = FakeTime(origin_ns)
     clock = Clock(time, time.ticks_ms)
     settings = Settings()
-    settings.family = load_family("kaskad-1-mt")  # as settings.load does
+    settings.family = meters.load("kaskad-1-mt")  # as settings.load does
     settings.meter_address = ADDRESS
     settings.bindkey = KEY
     meter = FakeMeter()
