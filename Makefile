@@ -4,7 +4,9 @@
 #                    then the Home Assistant tests (make test-ha)
 #   make test-ha     tests/ha in a real Home Assistant core (.venv-ha, Python 3.13 from pyenv)
 #   make run         boot code.py on this PC against the simulated meter  (ARGS="..." passed on)
-#   make bench       host/bench.py                                        (ARGS="..." passed on)
+#   make bench       each meter family's poll cycle in virtual time beside its physical floor and
+#                    the old firmware's schedule, then the whole device's figures (host/bench.py;
+#                    ARGS="--family mercury-206 --delay-ms 50" passed on)
 #   make life        how each case of the board's life ends (reloads, hangs, Ctrl-C, safe mode),
 #                    on CircuitPython 10.2.1 and after PR #11295, in virtual time (host/life_cases.py)
 #   make bench-cli   how long each flow of the `kaskad` tool takes against the twin

@@ -23,12 +23,12 @@ try:  # CircuitPython 10.2.0+: typed values (since 10.3 os.getenv returns every 
 except ImportError:  # earlier versions: os.getenv returns bare integers as int
     from os import getenv as read_setting  # type: ignore[assignment]
 
-from kaskad import VERSION, console, restarts, settings
+from kaskad import VERSION, console, restarts, unload
 from kaskad.app import App, default_name
 from kaskad.bthome import Broadcaster, MemoryCounterStore
 from kaskad.button import Button
 from kaskad.clock import Clock, seconds
-from kaskad.config import ClaimWindow, ConfigSession
+from kaskad.config import ClaimWindow
 from kaskad.led import Led
 from kaskad.meters.link import ByteLink
 from kaskad.radio import Radio
@@ -74,6 +74,8 @@ def file_keys():
     except OSError:
         note("no settings.toml on the drive: every setting takes its default")
         return ()
+    finally:
+        unload.forget("kaskad.settings_file")  # boot only: its 4.5 KB are freed once settings are loaded
 
 
 def optional(what, make):
@@ -118,7 +120,10 @@ def wait_fed(ms, dog):
 
 def boot():
     store = Store(microcontroller.nvm, report) if microcontroller.nvm is not None else None
+    from kaskad import settings
+
     config = settings.load(read_setting, report, file_keys(), store)
+    unload.forget("kaskad.settings")  # its tables and checks: again when a central connects (kaskad.session)
     # 256 bytes of receive buffer hold the echo of a request and the longest reply (89 bytes)
     # twice over, so no byte is lost while the loop is busy elsewhere. Always 8N1: a 7E1 family
     # computes its parity bit in software (kaskad.meters).
@@ -140,7 +145,7 @@ def boot():
     window.open()  # the first 10 minutes after boot (a claim also needs a device without owner)
     keys = optional("button", lambda: keypad.Keys((pin(config.button, "SWITCH"),), value_when_pressed=False))
     led = optional("LED", lambda: Led(digitalio.DigitalInOut(pin(config.led, "LED")), clock.now_ms()))
-    needs_address = settings.address_needed(family)
+    needs_address = family.ADDRESS_MIN is not None  # a CE-102M has none
     meter = make_meter(config.meter_address) if config.meter_address is not None or not needs_address else None
     app = App(config, meter, clock, broadcaster, radio, window, store,
               Button(keys.events) if keys is not None else None, led,
@@ -171,11 +176,19 @@ def attach_config_service(app, adapter, store, window, config):
     from kaskad.gatt import ConfigPort, ConfigService
 
     def make_session(challenge):
+        from kaskad.session import ConfigSession  # only while a central is connected (it imports settings)
+
         return ConfigSession(challenge, store, clock, window, config.file_fingerprints,
                              app.apply, app.act, note, app.meter_state, config.family)
 
+    def on_connection(opened):
+        app.on_connection(opened)
+        if not opened:  # the session is gone: free what make_session imported until the next one
+            unload.forget("kaskad.session")
+            unload.forget("kaskad.settings")
+
     app.attach_port(ConfigPort(adapter, ConfigService(), clock, make_session, app.describe, os.urandom,
-                               app.on_connection, note))
+                               on_connection, note))
 
 
 class Stopped(Exception):

@@ -1,12 +1,16 @@
-"""make bench: how long one full poll cycle takes, beside its physical floor and the reference firmware.
+"""make bench: each meter family's poll cycle, beside its physical floor and the old firmware.
 
-The firmware's own link and client run in virtual time against the meter model through the strict
-UART stand-in, so the figure is the protocol schedule (waits, deadlines, retries), not the PC's
-speed. Per exchange:
-* physical floor: (request bytes + reply bytes) x 10 bit-times / baud + the meter's reply delay;
-* reference firmware (the Telink C driver this replaces): it sleeps 100 ms after handing the
-  request to the UART, then reads in up to three passes 250 ms apart and stops at the pass that
-  finds the stop byte; a reply still arriving during a pass is lost (its byte counter restarts).
+Every family's firmware driver runs in virtual time against its independent simulated meter
+(host/kaskad_sim) through the strict UART stand-in, with the settings' defaults (reply timeout
+1000 ms, 2 retries), so the figure is the protocol schedule (waits, deadlines, retries), not the
+PC's speed (host/meter_proof.py). A full poll: every request the driver sends, on a fresh meter
+(first poll: identity too) and a poll period later with the registers grown (steady poll).
+* physical floor: per exchange, (request + reply bytes) x 10 bit-times / baud (7E1 has 10 bits
+  too: start, 7 data, parity, stop), plus the meter's reply delay for a request that may be
+  answered. The notes give no reply delay for any meter: the models' stated assumptions are used;
+* old firmware: 200 ms after sending, then reads 250 ms apart, up to three more: a reply that has
+  ended t ms after the request began is read at 200, 450, 700 or 950 ms (other-meters.md 0);
+  a reply that is not there by 950 ms is lost.
 Board CPU time is not in these figures: on the nRF52840 each received byte costs the loop well
 under one character time (1.04 ms at 9600 baud).
 
@@ -15,7 +19,7 @@ Then the whole device (code.py in virtual time, scripted centrals; host/board_ri
   poll, the instant values last; the packets are rebuilt once the poll is over);
 * how long a configuration command takes from the central's first write to its notification.
 
-    python host/bench.py [--delay-ms N] [--baud N]
+    python host/bench.py [--delay-ms N] [--family F]
 """
 
 import argparse
@@ -27,67 +31,43 @@ import boot  # noqa: E402
 
 boot.add_paths()
 
-import _cptime  # noqa: E402
 import _harness  # noqa: E402
-import board  # noqa: E402
-import busio  # noqa: E402
-from kaskad.clock import Clock  # noqa: E402
-from kaskad.meters import kaskad_1_mt  # noqa: E402
-from kaskad.meters.link import ByteLink  # noqa: E402
-from kaskad.reading import Reading  # noqa: E402
-from kaskad_sim.meter import SimMeter  # noqa: E402
-from kaskad_sim.wire import SimWire  # noqa: E402
+import meter_proof  # noqa: E402
 
-NS_PER_MS = 1_000_000
-REFERENCE_FIRST_PASS_MS = 100
-REFERENCE_PASS_MS = 250
-REFERENCE_PASSES = 3
+MIRTEK_FIRST_READ_MS = 100  # mirtek.md 6: the old MIRTEK driver slept 100 ms, not 200
+KASKAD11_SLEEP_AFTER_READ_MS = 250  # kaskad_11.c response_meter(): sleep_ms(250) ends every read pass
 
 
-def reference_ms(request_ms, reply_start_ms, reply_end_ms):
-    """Time the reference driver spends on one exchange, and whether it gets the reply."""
-    for n in range(REFERENCE_PASSES):
-        at = REFERENCE_FIRST_PASS_MS + n * REFERENCE_PASS_MS
-        if reply_end_ms <= at:
-            return at, True
-        if reply_start_ms < at:  # caught mid-reply: the bytes of this pass are thrown away
-            return at, False
-    return REFERENCE_FIRST_PASS_MS + (REFERENCE_PASSES - 1) * REFERENCE_PASS_MS, False
-
-
-def measure(generation, delay_ms, baud, first_poll):
-    vclock = _harness.reset()
-    role = 0x30 if generation == "old" else 0x90
-    meter = SimMeter(generation=generation, role=role, reply_delay_ms=delay_ms)
-    wire = SimWire(meter, baudrate=baud)
-    _harness.attach_far_end("TX", "RX", wire)
-    uart = busio.UART(board.TX, board.RX, baudrate=baud, timeout=0, receiver_buffer_size=256)
-    clock = Clock(_cptime)
-    errors = []
-    client = kaskad_1_mt.Meter(ByteLink(uart, clock, baud), clock, meter.address, errors.append)
-    reading = Reading()
-    if not first_poll:
-        client.poll(reading)
-        vclock.advance_to(vclock.now_ns() + 60_000 * NS_PER_MS)
-        meter.tariffs_raw[0] += 2  # a minute of ordinary consumption
-    sent_before, replies_before = len(wire.tx_log), len(meter.sent)
-    start = vclock.now_ns()
-    assert client.poll(reading), errors
-    elapsed_ms = (vclock.now_ns() - start) / NS_PER_MS
-    char_ms = 10_000 / baud
-    floor_ms = reference = 0.0
-    lost = 0
-    requests = [data for _, data in wire.tx_log[sent_before:]]
-    replies = meter.sent[replies_before:]
-    for request, reply in zip(requests, replies):
-        request_ms = len(request) * char_ms
-        reply_ms = len(reply) * char_ms
-        floor_ms += request_ms + delay_ms + reply_ms
-        spent, got = reference_ms(request_ms, request_ms + delay_ms, request_ms + delay_ms + reply_ms)
-        reference += spent
-        lost += not got
-    wire_bytes = sum(map(len, requests)) + sum(map(len, replies))
-    return len(requests), wire_bytes, elapsed_ms, floor_ms, reference, lost
+def family_table(names, delay_ms):
+    state = {} if delay_ms is None else {"reply_delay_ms": delay_ms}
+    print("one poll cycle per meter family, virtual time, against the family's simulated meter")
+    print("%-13s %-9s %-11s %5s %6s %6s %9s %9s %7s %9s %7s %s" % (
+        "family", "line", "poll", "exch", "bytes", "delay", "this(ms)", "floor", "ratio", "old(ms)",
+        "ratio", "old lost"))
+    over = []
+    notes = []
+    for name in names:
+        rig, first, steady = meter_proof.cycles(name, **state)
+        for cycle in (first, steady):
+            print("%-13s %-9s %-11s %5d %6d %6d %9.1f %9.1f %6.3fx %9.1f %6.2fx %d of %d%s" % (
+                name, rig.family.line, cycle.label, len(cycle.exchanges), cycle.wire_bytes, cycle.delay_ms,
+                cycle.elapsed_ms, cycle.floor_ms, cycle.ratio, cycle.old_ms, cycle.old_ms / cycle.floor_ms,
+                cycle.old_lost, len(cycle.exchanges), "" if cycle.ok else "  (poll failed: %s)" % rig.errors))
+            if cycle.ratio > meter_proof.TARGET_RATIO:
+                over.append("%s %s" % (name, cycle.label))
+        if name == "kaskad-1-mt":
+            old = sum(meter_proof.old_schedule(e, steady.char_ms, steady.delay_ms, name, MIRTEK_FIRST_READ_MS)[0]
+                      for e in steady.exchanges)
+            notes.append("kaskad-1-mt steady poll with the old MIRTEK driver's own 100 ms first read (mirtek.md 6): "
+                         "%.1f ms (%.2fx)" % (old, old / steady.floor_ms))
+        if name == "kaskad-11-c1":
+            old = steady.old_ms + KASKAD11_SLEEP_AFTER_READ_MS * sum(e.answered for e in steady.exchanges)
+            notes.append("kaskad-11-c1 steady poll with the old driver's 250 ms sleep after every read, the "
+                         "last one too (other-meters.md 1.5.10): %.1f ms (%.2fx)" % (old, old / steady.floor_ms))
+    print("ratio = time / physical floor; target: at most %.2fx" % meter_proof.TARGET_RATIO)
+    for note in notes:
+        print(note)
+    print("over the target: %s" % (", ".join(over) or "none"))
 
 
 def device_figures(tmp_dir):
@@ -165,19 +145,14 @@ def device_figures(tmp_dir):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--delay-ms", type=int, default=20, help="the meter's reply delay (default 20 ms)")
-    parser.add_argument("--baud", type=int, default=9600)
+    parser.add_argument("--delay-ms", type=int, default=None,
+                        help="every meter's reply delay (default: each model's own assumption)")
+    parser.add_argument("--family", action="append", choices=meter_proof.NAMES,
+                        help="only this family (repeatable); the device figures are then left out")
     args = parser.parse_args(argv)
-    print("one poll cycle, %d baud 8N1, meter reply delay %d ms (virtual time)" % (args.baud, args.delay_ms))
-    print("%-28s %9s %6s %10s %9s %7s %10s %7s %s" % (
-        "cycle", "exchanges", "bytes", "this (ms)", "floor", "ratio", "reference", "ratio", "reference lost"))
-    for generation in ("old", "new"):
-        for first in (True, False):
-            n, wire_bytes, ours, floor, reference, lost = measure(generation, args.delay_ms, args.baud, first)
-            label = "%s meter, %s" % (generation, "first poll" if first else "steady poll")
-            print("%-28s %9d %6d %10.1f %9.1f %6.3fx %10.1f %6.2fx %d of %d replies" % (
-                label, n, wire_bytes, ours, floor, ours / floor, reference, reference / floor, lost, n))
-    print("ratio = time / physical floor; target for this firmware: at most 1.25x")
+    family_table(args.family or meter_proof.NAMES, args.delay_ms)
+    if args.family:
+        return
     import tempfile
     import pathlib
 

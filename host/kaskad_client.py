@@ -1,10 +1,11 @@
-"""The host side of the configuration service (kaskad.config): claim, seal commands, open responses.
+"""The host side of the configuration service (kaskad.session, kaskad.config): claim, seal
+commands, open responses.
 
 Transport-free like the firmware's core: each method returns the frames to write (each at most
 20 bytes, one write each) and ``open`` takes one notification. The crypto is the ``cryptography``
 package's AESCCM (tag_length=4), an implementation independent of the firmware's kaskad.ccm, and
-the frame layout is written out here again from the format in kaskad.config's docstring, so a test
-of one against the other checks both.
+the frame layout is written out here again from the format in kaskad.session's and kaskad.config's
+docstrings, so a test of one against the other checks both.
 
     client = OwnerClient(key)              # key: 16 bytes, os.urandom(16) for a new owner
     conn = client.connect(status_bytes)    # the challenge comes from the public status read

@@ -3,10 +3,10 @@ virtual time, and at the far end a REPLAY LINE, not a meter model.
 
 The replay line knows nothing of any protocol: it holds a table of request bytes -> reply bytes
 written out in the test (the document's vectors, or frames spelled out byte by byte with the
-test's own checksum helpers below, each checked against the document's vectors first). It
-echoes what the board sends (the optical head hears itself), and answers a request it finds in
-the table after ``delay_ms``; anything else gets silence. The independent simulated meters of
-every family are the `meter-sims` branch's (host/kaskad_sim), for the end-to-end tests of phase 2.
+simulated meters' checksums, which never import the firmware, each checked against the
+document's vectors first). It echoes what the board sends (the optical head hears itself), and
+answers a request it finds in the table after ``delay_ms``; anything else gets silence. The runs
+against the independent simulated meters (host/kaskad_sim) are in host/meter_proof.py.
 """
 
 import heapq
@@ -19,6 +19,10 @@ import busio
 from kaskad.clock import Clock
 from kaskad.meters.link import ByteLink
 from kaskad.reading import Reading
+from kaskad_sim.ce_102m import bcc as bcc7
+from kaskad_sim.ce_102m import with_parity as even_parity
+from kaskad_sim.kaskad_11_c1 import kaskad11_sum as sum8
+from kaskad_sim.mercury_206 import crc16_modbus
 
 NS_PER_S = 1_000_000_000
 
@@ -27,29 +31,7 @@ def hexbytes(text):
     return bytes(int(part, 16) for part in text.split())
 
 
-# --- the test's own checksums, independent of the firmware's (checked against the vectors) -----
-
-def sum8(data):
-    return sum(data) & 0xFF
-
-
-def crc16_modbus(data):
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
-
-
-def even_parity(data):
-    """7-bit bytes with bit 7 set where the low 7 bits have an odd count of ones."""
-    return bytes(b | (0x80 if bin(b & 0x7F).count("1") % 2 else 0) for b in data)
-
-
-def bcc7(data):
-    return sum(data) & 0x7F
-
+# --- frames, with the simulated meters' checksums (imported above) ------------------------------
 
 def kaskad11_frame(body):
     """LEN CMD ADDR... SUM around body (CMD onwards)."""

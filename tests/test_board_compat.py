@@ -392,3 +392,17 @@ def test_install_copies_firmware_and_keeps_settings(tmp_path):
     with pytest.raises(SystemExit):
         install_board.install(str(other), root=str(root), say=said.append)
     assert os.listdir(str(other)) == []
+
+
+def test_install_asks_only_for_the_libraries_the_firmware_imports(tmp_path):
+    root = tmp_path / "repo"
+    write(root / "code.py", "import used_lib\n")
+    write(root / "lib" / "kaskad" / "__init__.py", "")
+    for name in ("used_lib", "unused_lib"):  # libraries of requirements-board.txt, as make venv puts them
+        write(root / ".venv" / "board-lib" / name / "__init__.py", "")
+    drive = tmp_path / "CIRCUITPY"
+    write(drive / "boot_out.txt", "Adafruit CircuitPython 10.2.1\n")
+    said = []
+    install_board.install(str(drive), root=str(root), say=said.append)
+    missing = [line for line in said if "still missing" in line]
+    assert len(missing) == 1 and "used_lib" in missing[0] and "unused_lib" not in missing[0], said

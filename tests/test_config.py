@@ -10,6 +10,7 @@ import microcontroller
 import pytest
 
 from kaskad import config, settings
+from kaskad import session as protocol
 from kaskad.store import Store
 from kaskad_client import BadResponse, OwnerClient, Refused, parse_status
 
@@ -41,7 +42,7 @@ class Device:
         self.window.open()
 
     def connect(self, challenge=None):
-        return config.ConfigSession(challenge or os.urandom(config.CHALLENGE_LEN), self.store, self.clock,
+        return protocol.ConfigSession(challenge or os.urandom(config.CHALLENGE_LEN), self.store, self.clock,
                                     self.window, self.settings.file_fingerprints,
                                     lambda key, value: self.applied.append((key, value)),
                                     self.acts.append, self.lines.append, None, self.settings.family)
@@ -66,14 +67,14 @@ def exchange(session, frames):
 def run(session, conn, frames):
     """The result (code, data) of the command's last frame; every staged part must answer OK."""
     results = [conn.open(r) for r in exchange(session, frames)]
-    assert all(code == config.OK for code, _ in results[:-1])
+    assert all(code == protocol.OK for code, _ in results[:-1])
     return results[-1]
 
 
 def claimed(device, key=KEY_A):
     session = device.connect()
     conn = OwnerClient(key).connect(session.challenge)
-    assert run(session, conn, conn.claim()) == (config.OK, b"")
+    assert run(session, conn, conn.claim()) == (protocol.OK, b"")
     return session, conn
 
 
@@ -90,7 +91,7 @@ def test_a_claim_inside_the_window_makes_an_owner_that_survives_a_reboot():
     assert session.proven
     assert device.reboot_store().owners == [KEY_A]
     # the claimer's key now seals commands the device opens
-    assert run(session, conn, conn.status())[0] == config.OK
+    assert run(session, conn, conn.status())[0] == protocol.OK
 
 
 def test_a_second_claim_is_refused_and_changes_nothing():
@@ -102,7 +103,7 @@ def test_a_second_claim_is_refused_and_changes_nothing():
     assert disconnect
     with pytest.raises(Refused) as refused:
         conn.open(response)
-    assert refused.value.code == config.E_OWNED
+    assert refused.value.code == protocol.E_OWNED
     assert device.reboot_store().owners == [KEY_A]
 
 
@@ -116,7 +117,7 @@ def test_a_claim_outside_the_window_is_refused(how):
     session = device.connect()
     conn = OwnerClient(KEY_A).connect(session.challenge)
     response, disconnect = session.handle(conn.claim()[0])
-    assert disconnect and response == bytes((0x7F, config.E_WINDOW_CLOSED))
+    assert disconnect and response == bytes((0x7F, protocol.E_WINDOW_CLOSED))
     assert device.reboot_store().owners == []
     # a long press opens it again
     device.window.open()
@@ -135,7 +136,7 @@ def test_sealed_commands_change_the_settings_and_are_answered_sealed():
     assert len(NAME.encode()) == 29
     for frames in (conn.set_meter_address(12345), conn.set_poll_seconds(30), conn.set_bindkey(bindkey),
                    conn.set_name(NAME), conn.set_advertising(500, 2000)):
-        assert run(session, conn, frames) == (config.OK, b"")
+        assert run(session, conn, frames) == (protocol.OK, b"")
     assert device.applied == [("KASKAD_METER_ADDRESS", 12345), ("KASKAD_POLL_SECONDS", 30),
                               ("KASKAD_BINDKEY", bindkey), ("KASKAD_NAME", NAME),
                               ("KASKAD_ADV_INTERVAL_MS", 500), ("KASKAD_ADV_SWITCH_MS", 2000)]
@@ -143,29 +144,29 @@ def test_sealed_commands_change_the_settings_and_are_answered_sealed():
     loaded = settings.load(device.file.get, device.lines.append, store=device.reboot_store())
     assert (loaded.meter_address, loaded.poll_seconds, loaded.bindkey, loaded.name,
             loaded.adv_interval_ms, loaded.adv_switch_ms) == (12345, 30, bindkey, NAME, 500, 2000)
-    assert run(session, conn, conn.clear_bindkey()) == (config.OK, b"")
+    assert run(session, conn, conn.clear_bindkey()) == (protocol.OK, b"")
     assert settings.load(device.file.get, device.lines.append, store=device.reboot_store()).bindkey is None
-    assert run(session, conn, conn.status()) == (config.OK, bytes((1, 0, 6)))
-    assert run(session, conn, conn.poll_now()) == (config.OK, b"")
+    assert run(session, conn, conn.status()) == (protocol.OK, bytes((1, 0, 6)))
+    assert run(session, conn, conn.poll_now()) == (protocol.OK, b"")
     assert device.acts == [config.ACT_POLL_NOW]
 
 
 @pytest.mark.parametrize("frames_of, code", [
-    (lambda c: c.set_meter_address(0), config.E_BAD_VALUE),
-    (lambda c: c.set_poll_seconds(4), config.E_BAD_VALUE),
-    (lambda c: c.set_advertising(2000, 1000), config.E_BAD_VALUE),
-    (lambda c: c.set_advertising(10, 1000), config.E_BAD_VALUE),
-    (lambda c: c.command(config.OP_SET_NAME, staged="\u00e9".encode()[:1]), config.E_BAD_VALUE),
-    (lambda c: c.command(config.OP_SET_BINDKEY, staged=b"short"), config.E_BAD_LENGTH),
-    (lambda c: c.command(config.OP_SET_POLL, b"\x01"), config.E_BAD_LENGTH),
-    (lambda c: c.command(0x7E), config.E_UNKNOWN_COMMAND),
+    (lambda c: c.set_meter_address(0), protocol.E_BAD_VALUE),
+    (lambda c: c.set_poll_seconds(4), protocol.E_BAD_VALUE),
+    (lambda c: c.set_advertising(2000, 1000), protocol.E_BAD_VALUE),
+    (lambda c: c.set_advertising(10, 1000), protocol.E_BAD_VALUE),
+    (lambda c: c.command(protocol.OP_SET_NAME, staged="\u00e9".encode()[:1]), protocol.E_BAD_VALUE),
+    (lambda c: c.command(protocol.OP_SET_BINDKEY, staged=b"short"), protocol.E_BAD_LENGTH),
+    (lambda c: c.command(protocol.OP_SET_POLL, b"\x01"), protocol.E_BAD_LENGTH),
+    (lambda c: c.command(0x7E), protocol.E_UNKNOWN_COMMAND),
 ])
 def test_an_authentic_but_wrong_command_is_answered_with_an_error_and_changes_nothing(frames_of, code):
     device = Device()
     session, conn = claimed(device)
     assert run(session, conn, frames_of(conn))[0] == code
     assert device.applied == [] and device.reboot_store().overrides == []
-    assert run(session, conn, conn.set_poll_seconds(30)) == (config.OK, b"")  # the connection goes on
+    assert run(session, conn, conn.set_poll_seconds(30)) == (protocol.OK, b"")  # the connection goes on
 
 
 # --- what an attacker tries ----------------------------------------------------------------------
@@ -178,7 +179,7 @@ def test_a_replayed_capture_is_refused_in_a_new_connection_and_in_the_same_one()
     device.applied.clear()
     for replay_in in (session, device.connect()):
         response, disconnect = replay_in.handle(captured[0])
-        assert disconnect and response[0] == 0x7F and response[1] in (config.E_BAD_SEQ, config.E_NOT_OPENED)
+        assert disconnect and response[0] == 0x7F and response[1] in (protocol.E_BAD_SEQ, protocol.E_NOT_OPENED)
     assert device.applied == []
 
 
@@ -196,7 +197,7 @@ def test_every_single_flipped_bit_of_a_sealed_command_is_refused():
         assert len(device.lines) == lines_before + 1  # one console line
     assert device.applied == []
     response, disconnect = device.connect(CHALLENGE).handle(frame)  # the original still opens
-    assert not disconnect and conn.open(response) == (config.OK, b"")
+    assert not disconnect and conn.open(response) == (protocol.OK, b"")
 
 
 def test_every_single_flipped_bit_of_a_response_is_refused_by_the_client():
@@ -210,36 +211,36 @@ def test_every_single_flipped_bit_of_a_response_is_refused_by_the_client():
         tampered[bit // 8] ^= 1 << bit % 8
         with pytest.raises((BadResponse, Refused)):
             conn.open(bytes(tampered))
-    assert conn.open(response)[0] == config.OK
+    assert conn.open(response)[0] == protocol.OK
 
 
 def test_a_command_sealed_under_a_removed_owners_key_is_refused():
     device = Device()
     session, conn = claimed(device)
-    assert run(session, conn, conn.add_owner(KEY_B)) == (config.OK, b"\x01")
+    assert run(session, conn, conn.add_owner(KEY_B)) == (protocol.OK, b"\x01")
     b_session, b_conn = owner_session(device, KEY_B)
-    assert run(b_session, b_conn, b_conn.set_poll_seconds(40)) == (config.OK, b"")
-    assert run(session, conn, conn.remove_owner(1)) == (config.OK, b"")
+    assert run(b_session, b_conn, b_conn.set_poll_seconds(40)) == (protocol.OK, b"")
+    assert run(session, conn, conn.remove_owner(1)) == (protocol.OK, b"")
     assert device.reboot_store().owners == [KEY_A]
     # B's open connection and any new one of B's are refused
     for b_session, b_conn in ((b_session, b_conn), owner_session(device, KEY_B)):
         response, disconnect = b_session.handle(b_conn.set_poll_seconds(50)[-1])
-        assert disconnect and response == bytes((0x7F, config.E_NOT_OPENED))
+        assert disconnect and response == bytes((0x7F, protocol.E_NOT_OPENED))
     assert ("KASKAD_POLL_SECONDS", 50) not in device.applied
 
 
 def test_owners_are_at_most_four_and_the_last_cannot_be_removed():
     device = Device()
     session, conn = claimed(device)
-    assert run(session, conn, conn.remove_owner(0))[0] == config.E_LAST_OWNER
+    assert run(session, conn, conn.remove_owner(0))[0] == protocol.E_LAST_OWNER
     for i in range(3):
-        assert run(session, conn, conn.add_owner(bytes([i]) * 16)) == (config.OK, bytes((i + 1,)))
-    assert run(session, conn, conn.add_owner(KEY_B))[0] == config.E_OWNERS_FULL
-    assert run(session, conn, conn.remove_owner(4))[0] == config.E_NO_SUCH_OWNER
+        assert run(session, conn, conn.add_owner(bytes([i]) * 16)) == (protocol.OK, bytes((i + 1,)))
+    assert run(session, conn, conn.add_owner(KEY_B))[0] == protocol.E_OWNERS_FULL
+    assert run(session, conn, conn.remove_owner(4))[0] == protocol.E_NO_SUCH_OWNER
     assert len(device.reboot_store().owners) == 4
     # removing one's own key answers, then ends the connection
     response, disconnect = session.handle(conn.remove_owner(0)[0])
-    assert disconnect and conn.open(response) == (config.OK, b"")
+    assert disconnect and conn.open(response) == (protocol.OK, b"")
     assert KEY_A not in device.reboot_store().owners
 
 
@@ -269,7 +270,7 @@ def test_a_peer_that_proves_nothing_is_disconnected_after_30_s():
     device = Device()
     claimed(device)
     session = device.connect()
-    device.clock.ms += config.PROVE_WITHIN_MS - 1
+    device.clock.ms += protocol.PROVE_WITHIN_MS - 1
     assert not session.should_disconnect()
     device.clock.ms += 1
     assert session.should_disconnect()
@@ -284,12 +285,12 @@ def test_a_proven_connection_ends_after_5_minutes():
     session, conn = owner_session(device)
     start = device.clock.ms
     run(session, conn, conn.status())
-    device.clock.ms = start + config.CONNECTION_MAX_MS - 1
+    device.clock.ms = start + protocol.CONNECTION_MAX_MS - 1
     assert not session.should_disconnect()
-    assert run(session, conn, conn.status())[0] == config.OK
+    assert run(session, conn, conn.status())[0] == protocol.OK
     device.clock.ms += 1
     response, disconnect = session.handle(conn.status()[0])
-    assert disconnect and response == bytes((0x7F, config.E_EXPIRED))
+    assert disconnect and response == bytes((0x7F, protocol.E_EXPIRED))
 
 
 # --- factory reset, reboot, status ---------------------------------------------------------------
@@ -300,7 +301,7 @@ def test_factory_reset_forgets_owners_and_overrides_but_never_the_counter():
     run(session, conn, conn.set_poll_seconds(30))
     run(session, conn, conn.add_owner(KEY_B))
     response, disconnect = session.handle(conn.factory_reset()[0])
-    assert disconnect and conn.open(response) == (config.OK, b"")
+    assert disconnect and conn.open(response) == (protocol.OK, b"")
     assert device.acts == [config.ACT_FACTORY_RESET]
     after = device.reboot_store()
     assert (after.owners, after.overrides, after.counter_end) == ([], [], 8192)
@@ -310,7 +311,7 @@ def test_reboot_is_answered_then_the_connection_ends():
     device = Device()
     session, conn = claimed(device)
     response, disconnect = session.handle(conn.reboot()[0])
-    assert disconnect and conn.open(response) == (config.OK, b"")
+    assert disconnect and conn.open(response) == (protocol.OK, b"")
     assert device.acts == [config.ACT_REBOOT]
 
 

@@ -59,7 +59,7 @@ class Service:
 
 class Session:
     """Records the frames it is handed; refuses an empty one and asks to disconnect, as
-    kaskad.config.ConfigSession does for a malformed frame."""
+    kaskad.session.ConfigSession does for a malformed frame."""
 
     challenge = bytes(config.CHALLENGE_LEN)
 

@@ -18,6 +18,7 @@ import microcontroller
 import pytest
 
 from kaskad import config
+from kaskad import session as owner_session
 from kaskad.ccm import CCM
 from kaskad.store import Store
 from kaskad import settings
@@ -50,7 +51,7 @@ class Device:
         self.window.open()
 
     def connect(self, challenge, meter=None):
-        return config.ConfigSession(challenge, self.store, self.clock, self.window,
+        return owner_session.ConfigSession(challenge, self.store, self.clock, self.window,
                                     self.settings.file_fingerprints,
                                     lambda key, value: self.applied.append((key, value)),
                                     self.acts.append, self.lines.append, meter)

@@ -132,8 +132,9 @@ def test_the_benchmark_prints_its_figures():
     done = subprocess.run([sys.executable, bench, "--delay-ms", "30"], capture_output=True, text=True,
                           timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    rows = [line for line in done.stdout.splitlines() if line.startswith(("old meter", "new meter"))]
-    assert len(rows) == 4 and all(row.count("x") >= 2 for row in rows)
+    families = ("kaskad-1-mt", "kaskad-11-c1", "mercury-206", "ce-102m")
+    rows = [line for line in done.stdout.splitlines() if line.startswith(families) and line.split()[1].isdigit()]
+    assert len(rows) == 8 and all(row.count("x") >= 2 for row in rows)  # first and steady poll each
     assert "from the meter's energy reply to the new packet on air: median" in done.stdout
     assert done.stdout.count(" n=") == 4
 

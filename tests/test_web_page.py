@@ -286,9 +286,9 @@ def test_claim_then_the_meter_address_set_in_the_page_is_where_the_next_poll_goe
     assert after and all(dst == METER_ADDRESS for dst, _ in after), after
     assert page.text("st-last-poll") == "yes"
     assert page.text("st-made") == "04.10.2017"
-    from kaskad import config
+    from kaskad import session
 
-    if hasattr(config, "OP_METER"):  # the owner's METER command (docs/owner-protocol.md)
+    if hasattr(session, "OP_METER"):  # the owner's METER command (docs/owner-protocol.md)
         page.until(lambda: page.text("st-meter-flags") == "terminal cover seal open", "the meter's flag shown")
         assert page.text("st-meter-age").endswith(" s ago")
     else:  # a firmware without it answers UNKNOWN_COMMAND, and the page says so quietly

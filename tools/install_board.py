@@ -42,6 +42,25 @@ def compile_into(src, target):
         raise SystemExit("install: mpy-cross cannot compile %s:\n%s" % (src, error))
 
 
+def firmware_imports(root):
+    """The top-level names code.py and lib/ import: a library of requirements-board.txt that none
+    imports (adafruit_ble since issue 13: the host tests use it) is not asked for on the drive."""
+    import ast
+
+    paths = [os.path.join(root, "code.py")] + [os.path.join(d, f) for d, _, files in os.walk(os.path.join(root, "lib"))
+                                               for f in files if f.endswith(".py")]
+    names = set()
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
 def install(drive, root=ROOT, force=False, say=print, compiled=True):
     if not os.path.isdir(drive):
         raise SystemExit("install: %s is not a directory (is the board mounted?)" % drive)
@@ -72,9 +91,11 @@ def install(drive, root=ROOT, force=False, say=print, compiled=True):
     say("copied code.py")
     board_lib = os.path.join(root, ".venv", "board-lib")
     if os.path.isdir(board_lib):
+        used = firmware_imports(root)
         missing = sorted(
             name for name in os.listdir(board_lib)
             if not name.endswith((".dist-info", ".egg-info")) and name not in ("bin", "__pycache__")
+            and name.split(".")[0] in used
             and not os.path.exists(os.path.join(drive, "lib", name))
             and not os.path.exists(os.path.join(drive, "lib", name.replace(".py", ".mpy")))
         )

@@ -1,4 +1,4 @@
-/* The owner protocol of kaskad-ble (lib/kaskad/config.py, lib/kaskad/gatt.py), client side:
+/* The owner protocol of kaskad-ble (lib/kaskad/session.py, config.py, gatt.py), client side:
  * frames, the public status, sealed commands and responses, the refusal codes and what they mean,
  * and the limits every value is checked against before it is sent (lib/kaskad/settings.py).
  * Needs ccm.js (KaskadCCM). A classic script that also loads as a CommonJS module in Node.

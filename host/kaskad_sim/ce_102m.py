@@ -52,7 +52,7 @@ Choices where the notes are silent or marked [unverified] (the most plausible re
 """
 from __future__ import annotations
 
-from .sim_base import LINE_FAULTS, NS_PER_MS, Plan, SimFamilyMeter, check_uint
+from .sim_base import LINE_FAULTS, NS_PER_MS, Plan, SimFamilyMeter, TimedReceiver, check_uint
 
 __all__ = ["SimCe102m", "FAULTS", "READ_NAMES", "bcc", "with_parity", "strip_parity",
            "build_command", "SIGN_ON", "ACK_OPTIONS", "BREAK"]
@@ -104,29 +104,21 @@ ACK_OPTIONS = b"\x06051\r\n"
 BREAK = build_command("B0")
 
 
-class _Receiver:
+class _Receiver(TimedReceiver):
     """Splits the 7-bit character stream into messages: '/'..CR LF, ACK..CR LF, SOH..ETX BCC,
     or a lone NAK. Characters outside a message are ignored."""
 
-    def __init__(self, meter: "SimCe102m") -> None:
-        self.meter = meter
-        self.buf = bytearray()
-        self.last_ns: int | None = None
+    GAP_REASON = "inter-character timeout"
 
-    def reset(self) -> None:
-        self.buf.clear()
-        self.last_ns = None
+    def gap_ms(self) -> int:
+        return self.meter.interchar_timeout_ms  # type: ignore[attr-defined]
 
     def _drop(self, reason: str, extra: bytes = b"") -> None:
         if self.buf or extra:
             self.meter.rejected.append((reason, bytes(self.buf) + extra))
         self.buf.clear()
 
-    def feed(self, byte: int, now_ns: int | None) -> bytes | None:
-        if now_ns is not None and self.last_ns is not None and self.buf \
-                and now_ns - self.last_ns > self.meter.interchar_timeout_ms * NS_PER_MS:
-            self._drop("inter-character timeout")
-        self.last_ns = now_ns
+    def take(self, byte: int) -> bytes | None:
         if parity_bit(byte) != byte >> 7:
             self._drop("parity error", bytes((byte,)))
             return None
@@ -206,6 +198,10 @@ class SimCe102m(SimFamilyMeter):
 
     def _new_receiver(self) -> _Receiver:
         return _Receiver(self)
+
+    def _forget_session(self) -> None:
+        self.session = "idle"  # a restarted meter waits for a sign-on
+        self.last_reply = b""
 
     # ----------------------------------------------------------------------------- state
     @property
@@ -339,7 +335,7 @@ class SimCe102m(SimFamilyMeter):
             self.last_reply = reply
         return self.line_plan(fault, p, reply, with_parity(request))
 
-    def garbage_byte_ok(self, byte: int) -> bool:
+    def garbage_byte_ok(self, byte: int, previous: int | None) -> bool:
         """Noise never holds a message delimiter (SOH, STX, ETX, ACK, NAK, '/'), either parity."""
         return byte & 0x7F not in (SOH, STX, ETX, ACK, NAK, ord("/"))
 

@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import datetime
 
-from .sim_base import LINE_FAULTS, NS_PER_MS, Plan, SimFamilyMeter, check_uint
+from .sim_base import LINE_FAULTS, NS_PER_MS, Plan, SimFamilyMeter, TimedReceiver, check_uint
 
 __all__ = ["SimKaskad11", "FAULTS", "READ_ONLY_COMMANDS", "kaskad11_sum", "build_request"]
 
@@ -111,24 +111,10 @@ class _Refuse(Exception):
         self.code = code
 
 
-class _Receiver:
+class _Receiver(TimedReceiver):
     """LEN-framed receiver with resynchronisation (see the module docstring)."""
 
-    def __init__(self, meter: "SimKaskad11") -> None:
-        self.meter = meter
-        self.buf = bytearray()
-        self.last_ns: int | None = None
-
-    def reset(self) -> None:
-        self.buf.clear()
-        self.last_ns = None
-
-    def feed(self, byte: int, now_ns: int | None) -> bytes | None:
-        if now_ns is not None and self.last_ns is not None and self.buf \
-                and now_ns - self.last_ns > self.meter.interbyte_timeout_ms * NS_PER_MS:
-            self.meter.rejected.append(("inter-byte timeout", bytes(self.buf)))
-            self.buf.clear()
-        self.last_ns = now_ns
+    def take(self, byte: int) -> bytes | None:
         self.buf.append(byte)
         return self._scan()
 
@@ -217,6 +203,9 @@ class SimKaskad11(SimFamilyMeter):
 
     def _new_receiver(self) -> _Receiver:
         return _Receiver(self)
+
+    def _forget_session(self) -> None:
+        self.channel_open = False  # a restarted meter has no channel open
 
     # ----------------------------------------------------------------------------- state
     def check_state(self) -> None:

@@ -41,7 +41,7 @@ Choices where the notes are silent or marked [unverified] (the most plausible re
 """
 from __future__ import annotations
 
-from .sim_base import LINE_FAULTS, NS_PER_MS, Plan, SimFamilyMeter, check_uint
+from .sim_base import LINE_FAULTS, NS_PER_MS, Plan, SimFamilyMeter, TimedReceiver, check_uint
 
 __all__ = ["SimMercury206", "FAULTS", "READ_ONLY_COMMANDS", "crc16_modbus", "build_request",
            "bcd"]
@@ -88,22 +88,12 @@ def bcd(value: int, size: int, name: str = "value") -> bytes:
     return bytes(int(digits[i], 16) << 4 | int(digits[i + 1], 16) for i in range(0, len(digits), 2))
 
 
-class _Receiver:
-    def __init__(self, meter: "SimMercury206") -> None:
-        self.meter = meter
-        self.buf = bytearray()
-        self.last_ns: int | None = None
+class _Receiver(TimedReceiver):
+    """A request ends where the bytes so far carry a valid CRC (the frame has no length)."""
 
-    def reset(self) -> None:
-        self.buf.clear()
-        self.last_ns = None
+    GAP_REASON = "no CRC before the gap"
 
-    def feed(self, byte: int, now_ns: int | None) -> bytes | None:
-        if now_ns is not None and self.last_ns is not None and self.buf \
-                and now_ns - self.last_ns > self.meter.interbyte_timeout_ms * NS_PER_MS:
-            self.meter.rejected.append(("no CRC before the gap", bytes(self.buf)))
-            self.buf.clear()
-        self.last_ns = now_ns
+    def take(self, byte: int) -> bytes | None:
         self.buf.append(byte)
         if len(self.buf) >= MIN_FRAME and \
                 crc16_modbus(self.buf[:-2]) == int.from_bytes(self.buf[-2:], "little"):
@@ -171,6 +161,9 @@ class SimMercury206(SimFamilyMeter):
 
     def _new_receiver(self) -> _Receiver:
         return _Receiver(self)
+
+    def _forget_session(self) -> None:
+        self.asleep = True  # a restarted meter ignores its first request, as after an idle gap
 
     def check_state(self) -> None:
         """Raise ValueError if the state cannot be put on the wire."""

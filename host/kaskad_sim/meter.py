@@ -17,18 +17,16 @@ Everything a test may want to change between polls is a public attribute. The me
 `respond(wire)` is the timing-free API; `hear(byte)` is the byte-stream API used by the wire models,
 which returns a reply plan: a list of (pause_ns, bytes) chunks, the first pause counted from the
 arrival of the request's stop byte and each later pause from the end of the previous chunk.
+Fault queues, line faults, audit logs and `reboot` are the ones every family shares (`sim_base`);
+this module holds what is MIRTEK's: its frames, its state, its content faults.
 """
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
-
 from .frame import (BROADCAST, PARAM_C, PARAM_D, Frame, FrameError, FrameScanner, decode_frame,
                     frame_body, mirtek_crc8, stuff, unstuff, wire_from_body)
+from .sim_base import LINE_FAULTS, Plan, SimFamilyMeter
 
 __all__ = ["SimMeter", "FAULTS", "READ_ONLY_COMMANDS", "Plan", "mirtek_crc8", "stuff", "unstuff"]
-
-NS_PER_MS = 1_000_000
 
 # mirtek.md section 5: "A safe allow-list": the required reads plus the optional ones this model
 # implements (15 ReadTimeCorrection, 18 ReadKD/ReadDayForSaveMonth, 1C ReadDateTime, 37 ReadTimings,
@@ -48,18 +46,11 @@ ERR_NO_DATA = 0x06
 ERR_CANNOT = 0x08
 
 # Fault name -> default parameters. Every fault applies to one whole reply.
+# Fault name -> default parameters. Every fault applies to one whole reply: the line faults every
+# family shares (sim_base.LINE_FAULTS: silent, noise, truncated, torn, slow, split, gap, echo),
+# then MIRTEK's own. Noise never contains a start pair 73 55.
 FAULTS: dict[str, dict[str, int | str]] = {
-    "silent": {},                                   # no reply at all
-    "noise": {"count": 8, "mode": "prefix"},        # prefix: `count` random bytes, then the reply;
-                                                    # replace: random bytes instead of the reply
-                                                    # (as many as the reply had). Seeded (`seed`);
-                                                    # never contains a start pair 73 55
-    "truncated": {"keep": -1},                      # only the first `keep` wire bytes (default: all
-                                                    # but the stop byte), then silence
-    "torn": {"at": -1, "pause_ms": 150, "then": "copy"},  # wire[:at] (default: half), pause
-                                                    # `pause_ms`, then a complete copy of the reply
-                                                    # ("copy", as if the meter restarted its send)
-                                                    # or as many random bytes ("garbage")
+    **LINE_FAULTS,
     "bad_crc": {},                                  # CRC byte inverted (still correctly stuffed)
     "bad_escape": {"byte": 0x33},                   # reserved byte 00 sent as 73 <byte>
     "wrong_address": {"source": -1},                # source = `source` (default: address + 1)
@@ -68,12 +59,7 @@ FAULTS: dict[str, dict[str, int | str]] = {
     "direction": {},                                # D bit set in PARAMS
     "encoded": {},                                  # C bit set in PARAMS
     "wrong_length": {"byte": 0x00},                 # one extra data byte (one fewer if L was 31)
-    "slow": {"delay_ms": 1500},                     # reply starts `delay_ms` after the stop byte
-    "split": {"gap_ms": 20, "chunk": 4},            # `chunk` bytes, pause `gap_ms`, next chunk, ...
-    "gap": {"gap_ms": 200, "at": -1},               # one pause of `gap_ms` before wire byte `at`
 }
-
-Plan = list[tuple[int, bytes]]  # (pause_ns, bytes) chunks, see the module docstring
 
 
 class _Refuse(Exception):
@@ -82,13 +68,6 @@ class _Refuse(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
-
-
-@dataclass
-class _QueuedFault:
-    name: str
-    times: int
-    params: dict[str, int | str] = field(default_factory=dict)
 
 
 def _u(value: int, size: int, name: str) -> bytes:
@@ -105,7 +84,14 @@ def _ascii30(text: str, name: str) -> bytes:
     return raw.ljust(30, b"\x00")
 
 
-class SimMeter:
+class _Scanner(FrameScanner):
+    """The MIRTEK frame scanner as a `sim_base` receiver (the model keeps no time)."""
+
+    def feed(self, byte: int, now_ns: int | None = None) -> bytes | None:
+        return super().feed(byte)
+
+
+class SimMeter(SimFamilyMeter):
     """A KASKAD-1-MT (or a transitional/new-generation MIRTEK meter) on the optical port.
 
     Quantities are raw register integers as they appear on the wire: tariffs in 10^-decimals kWh,
@@ -113,6 +99,9 @@ class SimMeter:
     `active_tariff` and `tariffs_in_use` count from 1 (T1 = 1); the configuration byte carries them
     minus one.
     """
+
+    FAULTS = FAULTS
+    takes_time = False  # hear(byte) needs no arrival time
 
     def __init__(
         self,
@@ -201,23 +190,17 @@ class SimMeter:
         self.supports_current_cmd = supports_current_cmd
         self.supports_instant = (generation != "old") if supports_instant is None else supports_instant
         self.allowlist: frozenset[int] = READ_ONLY_COMMANDS
-        self.rng = random.Random(seed)
-
-        # Fault injection.
-        self.persistent_fault: str | None = None
-        self.persistent_params: dict[str, int | str] = {}
-        self._faults: list[_QueuedFault] = []
-
-        # Audit logs.
-        self.received: list[tuple[int, bytes]] = []   # (command, data) of every valid request heard
-        self.forbidden: list[tuple[int, bytes]] = []  # (command, data) outside the allow-list or broadcast
-        self.heard: list[Frame] = []                  # the same requests, fully decoded
-        self.rejected: list[tuple[str, bytes]] = []   # (reason, wire) of frames ignored as invalid
-        self.sent: list[bytes] = []                   # every reply, all chunks joined, faults included
-        self.faults_applied: list[str] = []           # fault name per reply ("" = none)
-
-        self._scanner = FrameScanner()
+        # Audit logs beside sim_base's: `received` and `forbidden` hold (command, data) (any
+        # broadcast is forbidden too); `rejected` (reason, wire) of frames ignored as invalid.
+        self.heard: list[Frame] = []                  # every valid request, fully decoded
+        super().__init__(reply_delay_ms=reply_delay_ms, seed=seed)
         self.check_state()
+
+    def _new_receiver(self) -> _Scanner:
+        return _Scanner()
+
+    def handle_request(self, request: bytes, now_ns: int | None) -> Plan | None:
+        return self.handle_frame(request)
 
     # ----------------------------------------------------------------------------- state helpers
     def check_state(self) -> None:
@@ -252,72 +235,7 @@ class SimMeter:
     def _sum_in_use(self) -> bytes:
         return _u(sum(self.tariffs_raw[:self.tariffs_in_use]), 4, "sum of tariffs")
 
-    # ----------------------------------------------------------------------------- faults
-    def inject(self, fault: str, times: int = 1, **params: int | str) -> None:
-        """Queue `fault` for the next `times` replies. One-shot faults are used before
-        `persistent_fault`; each reply gets at most one fault."""
-        if times < 1:
-            raise ValueError("times must be >= 1")
-        self._faults.append(_QueuedFault(fault, times, self._fault_params(fault, params)))
-
-    @staticmethod
-    def _fault_params(fault: str, params: dict[str, int | str]) -> dict[str, int | str]:
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; known: {sorted(FAULTS)}")
-        unknown = set(params) - set(FAULTS[fault])
-        if unknown:
-            raise ValueError(f"fault {fault!r} takes {sorted(FAULTS[fault])}, not {sorted(unknown)}")
-        return {**FAULTS[fault], **params}
-
-    @property
-    def pending_faults(self) -> list[tuple[str, int]]:
-        """(name, remaining replies) of the queued one-shot faults."""
-        return [(f.name, f.times) for f in self._faults]
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-        self.persistent_fault = None
-        self.persistent_params = {}
-
-    def _next_fault(self) -> tuple[str, dict[str, int | str]] | None:
-        if self._faults:
-            head = self._faults[0]
-            head.times -= 1
-            if head.times == 0:
-                self._faults.pop(0)
-            return head.name, head.params
-        if self.persistent_fault:
-            return self.persistent_fault, self._fault_params(self.persistent_fault,
-                                                             self.persistent_params)
-        return None
-
     # ----------------------------------------------------------------------------- receiving
-    def hear(self, byte: int) -> Plan | None:
-        """The meter's receiver takes one byte; returns the reply plan if it completed a request
-        that gets a reply."""
-        wire = self._scanner.feed(byte)
-        return None if wire is None else self.handle_frame(wire)
-
-    def hear_garbage(self) -> None:
-        """Line noise the UART could not frame: any partial request is lost."""
-        self._scanner.reset()
-
-    def respond(self, request: bytes) -> bytes | None:
-        """Timing-free API: the bytes the meter sends in answer to `request` (all its replies
-        joined, chunks joined), or None if it stays silent. Uses a fresh receiver."""
-        scanner = FrameScanner()
-        out = bytearray()
-        answered = False
-        for byte in request:
-            wire = scanner.feed(byte)
-            if wire is None:
-                continue
-            plan = self.handle_frame(wire)
-            if plan is not None:
-                answered = True
-                out += b"".join(chunk for _, chunk in plan)
-        return bytes(out) if answered else None
-
     def handle_frame(self, wire: bytes) -> Plan | None:
         """Judge one complete wire frame and build the reply plan (None = no reply)."""
         try:
@@ -342,7 +260,7 @@ class SimMeter:
             data, code = self._answer(frame), ERR_OK
         except _Refuse as refusal:
             data, code = b"", refusal.code
-        return self._plan(frame, code, data)
+        return self._plan(frame, code, data, wire)
 
     # ----------------------------------------------------------------------------- replies
     def _answer(self, req: Frame) -> bytes:
@@ -501,11 +419,9 @@ class SimMeter:
     }
 
     # ----------------------------------------------------------------------------- faults on air
-    def _plan(self, req: Frame, code: int, data: bytes) -> Plan | None:
+    def _plan(self, req: Frame, code: int, data: bytes, request_wire: bytes) -> Plan | None:
         """Build the reply frame for `req` and apply the next fault, if any."""
-        fault = self._next_fault()
-        name, p = fault if fault is not None else ("", {})
-        self.faults_applied.append(name)
+        name, p = self.next_fault()
         params, src, command, crc_flip = len(data), self.address, req.command, 0
         status = self._status(code)
         if name == "error_status":
@@ -529,40 +445,8 @@ class SimMeter:
         if name == "bad_escape":
             # wire[3] is the reserved byte 00 (PARAMS at wire[2] never needs escaping).
             wire = wire[:3] + bytes((0x73, int(p["byte"]))) + wire[4:]
+        return self.line_plan(name, p, wire, request_wire)
 
-        delay = self.reply_delay_ms * NS_PER_MS
-        plan: Plan
-        if name == "silent":
-            self.sent.append(b"")
-            return None
-        if name == "noise":
-            garbage = self._garbage(int(p["count"]) if p["mode"] == "prefix" else len(wire))
-            plan = [(delay, garbage + wire if p["mode"] == "prefix" else garbage)]
-        elif name == "truncated":
-            keep = len(wire) - 1 if p["keep"] == -1 else int(p["keep"])
-            plan = [(delay, wire[:keep])]
-        elif name == "torn":
-            at = len(wire) // 2 if p["at"] == -1 else int(p["at"])
-            rest = wire if p["then"] == "copy" else self._garbage(len(wire))
-            plan = [(delay, wire[:at]), (int(p["pause_ms"]) * NS_PER_MS, rest)]
-        elif name == "slow":
-            plan = [(int(p["delay_ms"]) * NS_PER_MS, wire)]
-        elif name == "split":
-            size, gap = int(p["chunk"]), int(p["gap_ms"]) * NS_PER_MS
-            plan = [(delay if i == 0 else gap, wire[i:i + size]) for i in range(0, len(wire), size)]
-        elif name == "gap":
-            at = len(wire) // 2 if p["at"] == -1 else int(p["at"])
-            plan = [(delay, wire[:at]), (int(p["gap_ms"]) * NS_PER_MS, wire[at:])]
-        else:
-            plan = [(delay, wire)]
-        self.sent.append(b"".join(chunk for _, chunk in plan))
-        return plan
-
-    def _garbage(self, count: int) -> bytes:
-        """Seeded random bytes that never contain a start pair 73 55."""
-        out = bytearray()
-        while len(out) < count:
-            byte = self.rng.randrange(256)
-            if not (out and out[-1] == 0x73 and byte == 0x55):
-                out.append(byte)
-        return bytes(out)
+    def garbage_byte_ok(self, byte: int, previous: int | None) -> bool:
+        """Noise never holds a start pair 73 55."""
+        return not (previous == 0x73 and byte == 0x55)

@@ -1,8 +1,7 @@
 """What every simulated meter family shares: reply plans, fault queues, audit logs, line faults.
 
-The MIRTEK model (`meter.SimMeter`) was written first and keeps its own copy of this logic; the
-families added later (KASKAD-11-C1, Mercury-206, CE-102M) build on `SimFamilyMeter` here. The
-public API is the same as SimMeter's, so the wire model and the pty server drive any of them:
+Every family's model builds on `SimFamilyMeter` here (MIRTEK's `meter.SimMeter`, KASKAD-11-C1,
+Mercury-206, CE-102M), so the wire model and the pty server drive any of them:
 
 * `hear(byte, now_ns=None)` feeds the meter's receiver one byte (as the 8 bits between start and
   stop bit on the wire) and returns a reply plan, or None. `now_ns` (optional) is when the byte's
@@ -49,6 +48,38 @@ LINE_FAULTS: dict[str, dict[str, int | str]] = {
 }
 
 
+class TimedReceiver:
+    """Base of the families' request receivers: collects bytes in `buf`, and with arrival times
+    given, drops a partial request after a pause longer than `gap_ms()` inside it (recorded in
+    the meter's `rejected` with GAP_REASON). Subclasses implement `take(byte)`: the request the
+    byte completed, or None."""
+
+    GAP_REASON = "inter-byte timeout"
+
+    def __init__(self, meter: "SimFamilyMeter") -> None:
+        self.meter = meter
+        self.buf = bytearray()
+        self.last_ns: int | None = None
+
+    def reset(self) -> None:
+        self.buf.clear()
+        self.last_ns = None
+
+    def gap_ms(self) -> int:
+        return self.meter.interbyte_timeout_ms  # type: ignore[attr-defined]
+
+    def feed(self, byte: int, now_ns: int | None) -> bytes | None:
+        if now_ns is not None and self.last_ns is not None and self.buf \
+                and now_ns - self.last_ns > self.gap_ms() * NS_PER_MS:
+            self.meter.rejected.append((self.GAP_REASON, bytes(self.buf)))
+            self.buf.clear()
+        self.last_ns = now_ns
+        return self.take(byte)
+
+    def take(self, byte: int) -> bytes | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
 @dataclass
 class QueuedFault:
     name: str
@@ -75,6 +106,7 @@ class SimFamilyMeter:
         self.rejected: list[tuple[str, bytes]] = []
         self.sent: list[bytes] = []
         self.faults_applied: list[str] = []
+        self.reboots = 0
         self._receiver = self._new_receiver()
 
     # ----------------------------------------------------------------------------- receiving
@@ -95,6 +127,16 @@ class SimFamilyMeter:
     def hear_garbage(self) -> None:
         """Line noise the UART could not frame (wrong baud rate): any partial request is lost."""
         self._receiver.reset()
+
+    def reboot(self) -> None:
+        """The meter restarts (a power dip, its watchdog): a request half heard is lost and any
+        session it had is over (`_forget_session`); its registers and queued faults stay."""
+        self._receiver.reset()
+        self.reboots += 1
+        self._forget_session()
+
+    def _forget_session(self) -> None:
+        """What a restart forgets besides the receiver (families with sessions override it)."""
 
     def respond(self, request: bytes) -> bytes | None:
         """Timing-free: the bytes sent in answer to `request` (every reply it completes, chunks
@@ -197,8 +239,9 @@ class SimFamilyMeter:
         self.sent.append(b"".join(chunk for _, chunk in plan))
         return plan
 
-    def garbage_byte_ok(self, byte: int) -> bool:
-        """Whether random line noise may contain `byte` (families exclude frame delimiters)."""
+    def garbage_byte_ok(self, byte: int, previous: int | None) -> bool:
+        """Whether random line noise may hold `byte` after `previous` (None at its start):
+        families exclude what would start a frame."""
         return True
 
     def garbage(self, count: int) -> bytes:
@@ -206,7 +249,7 @@ class SimFamilyMeter:
         out = bytearray()
         while len(out) < count:
             byte = self.rng.randrange(256)
-            if self.garbage_byte_ok(byte):
+            if self.garbage_byte_ok(byte, out[-1] if out else None):
                 out.append(byte)
         return bytes(out)
 
@@ -218,4 +261,5 @@ def check_uint(value: int, bits: int, name: str) -> int:
     return value
 
 
-__all__ = ["LINE_FAULTS", "NS_PER_MS", "Plan", "QueuedFault", "SimFamilyMeter", "check_uint"]
+__all__ = ["LINE_FAULTS", "NS_PER_MS", "Plan", "QueuedFault", "SimFamilyMeter", "TimedReceiver",
+           "check_uint"]

@@ -1,7 +1,7 @@
-"""The configuration service on the air: adafruit_ble GATT characteristics around kaskad.config.
+"""The configuration service on the air: _bleio GATT characteristics around kaskad.config.
 
 Service fd6a6a7f-dc80-4975-8990-114ecbf30c45 with three characteristics, status (...c46, read),
-command (...c47, write: a StreamIn, so no write collapses) and response (...c48, notify): see
+command (...c47, write: read through a CharacteristicBuffer, so no write collapses) and response (...c48, notify): see
 docs/owner-protocol.md for the UUIDs, properties, and the command stream's ``length(1) frame``
 framing (a frame may be split over several writes).
 
@@ -15,11 +15,7 @@ A refusal or a finished session ends the connection ``GRACE_MS`` after its respo
 notified, so the notification leaves first; a reboot asked over the air waits the same time.
 """
 
-from adafruit_ble.attributes import Attribute
-from adafruit_ble.characteristics import Characteristic
-from adafruit_ble.characteristics.stream import StreamIn
-from adafruit_ble.services import Service
-from adafruit_ble.uuid import VendorUUID
+import _bleio
 
 from kaskad import config
 from kaskad.clock import ticks_add, ticks_diff
@@ -28,24 +24,55 @@ GRACE_MS = 250
 STATUS_MAX = config.STATUS_MAX  # the longest status the format allows: 88 bytes
 COMMAND_BUFFER = 64  # three frames with their length bytes; a client waits for each response
 _NO_CHALLENGE = bytes(config.CHALLENGE_LEN)
+_UUID = "fd6a6a7f-dc80-4975-8990-114ecbf30c4"  # + "5" service, "6" status, "7" command, "8" response
 
 
-class ConfigService(Service):
-    """The GATT table; instantiating it registers it with the radio (it cannot be removed)."""
+class ConfigService:
+    """The GATT table, made straight on ``_bleio`` (C on the board, nothing imported into the heap);
+    making it registers it with the radio (it cannot be removed). The same calls and arguments as
+    adafruit_ble 10.x's Service, Characteristic and StreamIn make (services/__init__.py,
+    characteristics/__init__.py, characteristics/stream.py), without importing adafruit_ble: its
+    package __init__ (BLERadio, advertising) alone took 15 KB of heap, and a submodule cannot be
+    imported without its package's __init__ (py/builtinimport.c, process_import_at_level).
 
-    uuid = VendorUUID("fd6a6a7f-dc80-4975-8990-114ecbf30c45")
-    status = Characteristic(uuid=VendorUUID("fd6a6a7f-dc80-4975-8990-114ecbf30c46"),
-                            properties=Characteristic.READ, write_perm=Attribute.NO_ACCESS,
-                            max_length=STATUS_MAX)
-    command = StreamIn(uuid=VendorUUID("fd6a6a7f-dc80-4975-8990-114ecbf30c47"), timeout=0,
-                       buffer_size=COMMAND_BUFFER)
-    response = Characteristic(uuid=VendorUUID("fd6a6a7f-dc80-4975-8990-114ecbf30c48"),
-                              properties=Characteristic.NOTIFY | Characteristic.READ,
-                              write_perm=Attribute.NO_ACCESS, max_length=config.FRAME_MAX)
+    ``command``: the CharacteristicBuffer of the command stream; ``status`` and ``response`` are
+    written (a response is notified to a subscribed central)."""
+
+    def __init__(self):
+        ch = _bleio.Characteristic
+        no, opened = _bleio.Attribute.NO_ACCESS, _bleio.Attribute.OPEN
+        service = _bleio.Service(_bleio.UUID(_UUID + "5"))
+        self._status = ch.add_to_service(service, _bleio.UUID(_UUID + "6"), properties=ch.READ,
+                                         read_perm=opened, write_perm=no, max_length=STATUS_MAX,
+                                         initial_value=bytes(STATUS_MAX))
+        stream = ch.add_to_service(service, _bleio.UUID(_UUID + "7"),
+                                   properties=ch.WRITE | ch.WRITE_NO_RESPONSE, read_perm=no,
+                                   write_perm=opened, max_length=COMMAND_BUFFER)
+        self.command = _bleio.CharacteristicBuffer(stream, timeout=0, buffer_size=COMMAND_BUFFER)
+        self._response = ch.add_to_service(service, _bleio.UUID(_UUID + "8"),
+                                           properties=ch.NOTIFY | ch.READ, read_perm=opened,
+                                           write_perm=no, max_length=config.FRAME_MAX,
+                                           initial_value=bytes(config.FRAME_MAX))
+
+    @property
+    def status(self):
+        return self._status.value
+
+    @status.setter
+    def status(self, value):
+        self._status.value = value
+
+    @property
+    def response(self):
+        return self._response.value
+
+    @response.setter
+    def response(self, value):
+        self._response.value = value  # notifies the subscribed central
 
 
 class ConfigPort:
-    """Connections, sessions and frames between the GATT service and ``config.ConfigSession``.
+    """Connections, sessions and frames between the GATT service and ``session.ConfigSession``.
 
     ``make_session(challenge)`` -> a ConfigSession; ``describe(challenge)`` -> the status bytes;
     ``urandom(n)`` -> n random bytes (os.urandom on the board); ``on_connection(open)``: told

@@ -83,16 +83,14 @@ class Settings:
     log: str
 
     bindkey_refused: bool
-    family: object  # the kaskad.meters family package KASKAD_METER names
-
-    def __init__(self):
-        for key, _, default, _, _, _ in SCHEMA:
-            setattr(self, attribute(key), default)
-        self.family = None  # set by load(), which imports only the family KASKAD_METER names
-        # key -> fingerprint of the file's value of that key, for override precedence
-        self.file_fingerprints = {}
-        # the file holds a KASKAD_BINDKEY that cannot be used: withhold the readings (fail closed)
-        self.bindkey_refused = False
+    file_fingerprints: "dict[str, int]"
+    # No methods, so an instance holds nothing of this module (a method would hold its globals):
+    # code.py forgets the module once the settings are loaded (kaskad.unload) and its 7 KB are
+    # freed. The defaults are class attributes, set below from SCHEMA; ``load`` gives each
+    # instance its own file_fingerprints.
+    # the file holds a KASKAD_BINDKEY that cannot be used: withhold the readings (fail closed)
+    bindkey_refused = False
+    family = None  # the kaskad.meters family package KASKAD_METER names (set by load)
 
 
 def address_needed(family):
@@ -101,6 +99,11 @@ def address_needed(family):
 
 def attribute(key):
     return key[len(_PREFIX):].lower()
+
+
+for _row in SCHEMA:
+    setattr(Settings, attribute(_row[0]), _row[2])
+del _row
 
 
 def spec(key):
@@ -133,6 +136,7 @@ def load(read_setting, report, file_keys=(), store=None):
     withheld rather than sent in the clear, until the file or the owner gives a usable key.
     """
     settings = Settings()
+    settings.file_fingerprints = {}  # key -> fingerprint of the file's value, for override precedence
     written = getattr(file_keys, "written", {})
     for row in SCHEMA:
         key = row[0]

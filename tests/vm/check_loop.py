@@ -2,7 +2,7 @@
 # Runs on the MicroPython VM: the whole application loop (kaskad.app.App) over 1000 meter polls,
 # and whether its heap grows. Real App, the KASKAD-1-MT family's Meter on its ByteLink, encrypted Broadcaster (aesio from
 # host/vm/aesio.py), Radio, Button (keypad from host/vm/keypad.py), Led, ClaimWindow, Store and
-# ConfigPort (adafruit_ble from host/vm/adafruit_ble: just enough for kaskad.gatt to import); the
+# ConfigPort (over an empty _bleio from host/vm: kaskad.gatt needs it only to make its service); the
 # hardware is faked: a UART that answers every MIRTEK request as an old-generation meter whose
 # values change at every poll, an adapter that advertises what it is given without copying it,
 # an empty button event queue, an LED pin, a watchdog and a configuration service that no central
