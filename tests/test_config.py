@@ -340,11 +340,11 @@ def test_the_owners_address_is_checked_against_the_configured_family(family, goo
     device = Device({"KASKAD_METER": family})
     session, conn = claimed(device)
     for arg in bad:
-        assert run(session, conn, conn.command(config.OP_SET_ADDRESS, arg))[0] == config.E_BAD_VALUE
-    assert run(session, conn, conn.command(config.OP_SET_ADDRESS, b"\x01\x00\x00"))[0] == config.E_BAD_LENGTH
+        assert run(session, conn, conn.command(protocol.OP_SET_ADDRESS, arg))[0] == protocol.E_BAD_VALUE
+    assert run(session, conn, conn.command(protocol.OP_SET_ADDRESS, b"\x01\x00\x00"))[0] == protocol.E_BAD_LENGTH
     assert device.applied == []
     if good is not None:
-        assert run(session, conn, conn.command(config.OP_SET_ADDRESS, good[0])) == (config.OK, b"")
+        assert run(session, conn, conn.command(protocol.OP_SET_ADDRESS, good[0])) == (protocol.OK, b"")
         assert device.applied == [("KASKAD_METER_ADDRESS", good[1])]
         loaded = settings.load(device.file.get, device.lines.append, store=device.reboot_store())
         assert loaded.meter_address == good[1]
