@@ -1,7 +1,8 @@
-"""kaskad-ble on the Feather nRF52840 Express: read a KASKAD-1-MT over its optical port.
+"""kaskad-ble on the Feather nRF52840 Express: read an electricity meter over its optical port.
 
-Builds the real hardware from settings.toml and runs the application; everything else lives in
-lib/kaskad. The PC runner (host/run.py) boots this same file against a simulated meter.
+Builds the device from settings.toml: the UART and the link at the meter family's speed, the one
+family's Meter that KASKAD_METER names (kaskad.meters: only that family is imported), the
+publishers, and the application that is given them; everything else lives in lib/kaskad. The PC runner (host/run.py) boots this same file against a simulated meter.
 """
 
 import os
@@ -29,6 +30,7 @@ from kaskad.button import Button
 from kaskad.clock import Clock, seconds
 from kaskad.config import ClaimWindow
 from kaskad.led import Led
+from kaskad.meters.link import ByteLink
 from kaskad.radio import Radio
 from kaskad.store import CounterStore, Store
 
@@ -123,9 +125,15 @@ def boot():
     config = settings.load(read_setting, report, file_keys(), store)
     unload.forget("kaskad.settings")  # its tables and checks: again when a central connects (kaskad.session)
     # 256 bytes of receive buffer hold the echo of a request and the longest reply (89 bytes)
-    # twice over, so no byte is lost while the loop is busy elsewhere.
+    # twice over, so no byte is lost while the loop is busy elsewhere. Always 8N1: a 7E1 family
+    # computes its parity bit in software (kaskad.meters).
     uart = busio.UART(pin(config.uart_tx, "TX"), pin(config.uart_rx, "RX"), baudrate=config.baud,
                       timeout=0, receiver_buffer_size=256)
+    family = config.family
+    link = ByteLink(uart, clock, config.baud, config.reply_timeout_ms, retries=config.retries)
+
+    def make_meter(address):
+        return family.Meter(link, clock, address, report)
 
     adapter = _bleio.adapter
     mac_display = bytes(reversed(adapter.address.address_bytes))  # the board gives it little-endian
@@ -137,14 +145,17 @@ def boot():
     window.open()  # the first 10 minutes after boot (a claim also needs a device without owner)
     keys = optional("button", lambda: keypad.Keys((pin(config.button, "SWITCH"),), value_when_pressed=False))
     led = optional("LED", lambda: Led(digitalio.DigitalInOut(pin(config.led, "LED")), clock.now_ms()))
-    app = App(config, uart, clock, broadcaster, radio, window, store,
+    needs_address = family.ADDRESS_MIN is not None  # a CE-102M has none
+    meter = make_meter(config.meter_address) if config.meter_address is not None or not needs_address else None
+    app = App(config, meter, clock, broadcaster, radio, window, store,
               Button(keys.events) if keys is not None else None, led,
-              optional("watchdog", start_watchdog), microcontroller.reset)
+              optional("watchdog", start_watchdog), microcontroller.reset, make_meter)
     app.on_good_poll = restart_counter_clearer(clock.uptime_ms())
     if store is not None:
         attach_config_service(app, adapter, store, window, config)
-    console.info(clock.now_ms(), "kaskad-ble %d.%d.%d: meter %s, poll every %d s, %s BTHome as %r" % (
-        VERSION[0], VERSION[1], VERSION[2], config.meter_address, config.poll_seconds,
+    console.info(clock.now_ms(), "kaskad-ble %d.%d.%d: %s meter %s at %d Bd, poll every %d s, %s BTHome as %r" % (
+        VERSION[0], VERSION[1], VERSION[2], family.NAME, config.meter_address if needs_address else "(no address)",
+        config.baud, config.poll_seconds,
         "withholding (KASKAD_BINDKEY cannot be used)" if config.bindkey_refused else "encrypted" if config.bindkey else "plain",
         default_name(config)))
     return app
@@ -168,7 +179,7 @@ def attach_config_service(app, adapter, store, window, config):
         from kaskad.session import ConfigSession  # only while a central is connected (it imports settings)
 
         return ConfigSession(challenge, store, clock, window, config.file_fingerprints,
-                             app.apply, app.act, note, app.meter_state)
+                             app.apply, app.act, note, app.meter_state, config.family)
 
     def on_connection(opened):
         app.on_connection(opened)

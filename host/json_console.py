@@ -1,9 +1,12 @@
 """A console sink for the PC runner's --json mode: one JSON object per line.
 
 The contract other tools rely on:
-  {"type": "reading", "t": s, "address": n, "energy_wh": [t1, t2, t3, t4], "total_wh": n,
-   "voltage_cv": n, "current_ma": n, "power_cw": n, "battery_pct": n, "serial": "...",
-   "made": "...", "generation": "old|transitional|new", "flags": {...}, "stale": [...]}
+  {"type": "reading", "t": s, "family": "mercury-206", "address": n, "energy_wh": [t1, t2, t3, t4],
+   "total_wh": n, "voltage_cv": n, "current_ma": n, "power_cw": n, "apparent_power_cva": n,
+   "battery_pct": n, "serial": "...", "made": "YYYY-MM-DD", "model": "...", "generation": "...",
+   "flags": {"magnet_ac": true, ...}, "stale": [...]}
+   (flags by meaning, kaskad.reading.FLAG_NAMES: null where the meter does not report the flag;
+   "generation" is "model" under its first name)
   {"type": "error", "t": s, "what": "..."}
   {"type": "info", "t": s, "text": "..."}
   {"type": "advert", "t": s, "adv": "<hex>", "scan": "<hex>", "address": "AA:BB:CC:DD:EE:FF",
@@ -19,7 +22,7 @@ null where unknown, or older than KASKAD_MAX_AGE_SECONDS. "t" is seconds since s
 import json
 import sys
 
-from kaskad import console, meter, mirtek
+from kaskad import console, reading as fields
 
 
 class JsonSink:
@@ -30,25 +33,28 @@ class JsonSink:
         self.out.write(json.dumps(obj) + "\n")
         self.out.flush()
 
-    def reading(self, uptime_ms, now_ms, reading, max_age_ms, fields):
+    def reading(self, uptime_ms, now_ms, reading, max_age_ms, fields_):
         def value(field):
             return reading.get(field, now_ms, max_age_ms)
 
         self._emit({
             "type": "reading",
             "t": uptime_ms / 1000,
+            "family": reading.family,
             "address": reading.address,
-            "energy_wh": [value(meter.ENERGY_T1 + i) for i in range(4)],
-            "total_wh": value(meter.TOTAL),
-            "voltage_cv": value(meter.VOLTAGE),
-            "current_ma": value(meter.CURRENT),
-            "power_cw": value(meter.POWER),
-            "battery_pct": value(meter.BATTERY),
+            "energy_wh": [value(fields.ENERGY_T1 + i) for i in range(fields.TARIFFS)],
+            "total_wh": value(fields.TOTAL),
+            "voltage_cv": value(fields.VOLTAGE),
+            "current_ma": value(fields.CURRENT),
+            "power_cw": value(fields.POWER),
+            "apparent_power_cva": value(fields.APPARENT_POWER),
+            "battery_pct": value(fields.BATTERY),
             "serial": reading.serial,
             "made": reading.made,
-            "generation": mirtek.GENERATION_NAMES[reading.generation],
-            "flags": {name: console.flag_value(reading, index, bit) for name, index, bit in mirtek.FLAGS},
-            "stale": [meter.FIELD_NAMES[f] for f in fields if reading.is_stale(f, now_ms, max_age_ms)],
+            "model": reading.model,
+            "generation": reading.model,
+            "flags": dict(console.flags(reading, now_ms, max_age_ms)),
+            "stale": [fields.FIELD_NAMES[f] for f in fields_ if reading.is_stale(f, now_ms, max_age_ms)],
         })
 
     def error(self, uptime_ms, what):

@@ -1,9 +1,17 @@
-"""Run the firmware on this PC: the board's unchanged code.py against a simulated KASKAD-1-MT
-(or a real meter on a serial port), in real time.
+"""Run the firmware on this PC: the board's unchanged code.py against a simulated meter (or a real
+meter on a serial port), in real time.
 
-    python host/run.py [--serial PORT] [--seconds N] [--settings FILE] [--nvm FILE] [--json]
+    python host/run.py [--meter FAMILY] [--serial PORT] [--seconds N] [--settings FILE] [--nvm FILE] [--json]
 
-The simulated meter answers at the address settings.toml names (20109 when none is set).
+--meter picks the simulated meter family (kaskad_sim/families.py: kaskad-1-mt, kaskad-11-c1,
+mercury-206, ce-102m); without it, the family the settings file names (KASKAD_METER), else
+kaskad-1-mt. The board's settings.toml is the file given, plus ``KASKAD_METER = "<family>"`` when
+the file names no family, so the firmware reads the meter on the wire. When the file names
+another family, the file wins: the firmware's setting is the truth and the simulated meter is what
+is on the wire, so the board reads nothing (as a board set for the wrong meter would); the runner
+says so once. The simulated meter answers at the address the settings name when it is one the
+family has (else its default: 20109, Mercury-206's serial 36896545; the CE-102M has none) and
+talks the family's line (2400 8N1, 9600 8N1, 9600 7E1) in virtual time.
 The board lives as it would (host/supervisor_loop.py): edit the settings file while this runs and
 the board reloads and reads it again; resets, safe mode (with its reason) and reloads are shown.
 """
@@ -20,15 +28,17 @@ boot.add_paths()
 import _harness  # noqa: E402
 import supervisor  # noqa: E402
 from kaskad import console  # noqa: E402
-from kaskad_sim.meter import SimMeter  # noqa: E402
+from kaskad_sim.families import FAMILIES, build_meter, family  # noqa: E402
 from kaskad_sim.wire import SimWire  # noqa: E402
 from supervisor_loop import Life  # noqa: E402
 
-DEFAULT_ADDRESS = 20109
+DEFAULT_FAMILY = "kaskad-1-mt"  # the firmware's default (kaskad.settings.DEFAULT_FAMILY)
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--meter", metavar="FAMILY", choices=sorted(FAMILIES),
+                        help="the simulated meter family: %s" % ", ".join(sorted(FAMILIES)))
     parser.add_argument("--serial", metavar="PORT", help="the meter is on this serial port (a USB optical probe or a pty)")
     parser.add_argument("--seconds", type=float, help="stop after this many seconds")
     parser.add_argument("--settings", metavar="FILE", default=os.path.join(boot.ROOT, "settings.toml"),
@@ -106,6 +116,45 @@ def setting(name):
         return None
 
 
+def board_settings(args):
+    """The file the board reads as settings.toml: the user's, with the simulated family named
+    when the user's names none (a copy, remade at every boot, so edits to the user's file count)."""
+    _harness.set_settings_path(args.settings)
+    if setting("KASKAD_METER") is not None:
+        return args.settings
+    with open(args.settings, "rb") as user:
+        text = user.read()
+    if text and not text.endswith(b"\n"):
+        text += b"\n"
+    with open(args.drive_settings, "wb") as drive:
+        drive.write(text + b'KASKAD_METER = "%s"\n' % args.meter.encode())
+    return args.drive_settings
+
+
+def choose_family(args, report):
+    """The simulated family: --meter, else the settings file's KASKAD_METER when the simulation has
+    it, else the default; a disagreement with the file is said (the file wins on the board)."""
+    named = setting("KASKAD_METER")
+    if args.meter is None:
+        args.meter = named if named in FAMILIES else DEFAULT_FAMILY
+    elif named is not None and named != args.meter:
+        report("run.py: settings.toml says KASKAD_METER = %r but --meter %s is on the wire: the firmware "
+               "follows its settings, so it will not read this meter" % (named, args.meter))
+    return family(args.meter)
+
+
+def sim_address(fam):
+    """The settings' address when the family has one and it is in the simulation's range."""
+    if fam.address_keyword is None:
+        return None
+    from kaskad import meters
+
+    firmware = meters.load(fam.name)  # the range the firmware accepts for this family
+    address = setting("KASKAD_METER_ADDRESS")
+    ok = isinstance(address, int) and firmware.ADDRESS_MIN <= address <= firmware.ADDRESS_MAX
+    return address if ok else None
+
+
 def show_home_assistant(json_sink):
     """Print what Home Assistant's own BTHome parser makes of each advertisement put on air,
     with the bindkey from the settings typed into it."""
@@ -131,10 +180,10 @@ def show_home_assistant(json_sink):
     _harness.on_ble_advertise(on_air)
 
 
-def wire_board(args, meter, sink):
+def wire_board(args, fam, meter, sink):
     """After power-on, each reset and each reload: the settings file as the drive's
     settings.toml, the NVM file, the meter (simulated, or the serial port) and Home Assistant."""
-    _harness.set_settings_path(args.settings)
+    _harness.set_settings_path(board_settings(args))
     _harness.set_nvm_file(args.nvm)
     tx = setting("KASKAD_UART_TX")
     rx = setting("KASKAD_UART_RX")
@@ -143,7 +192,7 @@ def wire_board(args, meter, sink):
     if args.serial:
         _harness.attach_serial(args.serial)
     else:
-        _harness.attach_far_end(tx, rx, SimWire(meter))
+        _harness.attach_far_end(tx, rx, SimWire(meter, **fam.wire_settings()))
     show_home_assistant(sink)
 
 
@@ -203,20 +252,26 @@ def main(argv=None):
         args.nvm = scratch.name
     _harness.reset(realtime=True)
     _harness.set_settings_path(args.settings)
-    address = setting("KASKAD_METER_ADDRESS")
-    if not isinstance(address, int) or not 1 <= address <= 65534:
-        address = DEFAULT_ADDRESS
-    meter = SimMeter(address=address)
+    fam = choose_family(args, lambda line: print(line, file=sys.stderr))
+    meter = build_meter(fam.name, sim_address(fam))
+    import shutil
+    import tempfile
+
+    drive = tempfile.mkdtemp(prefix="kaskad-drive-")
+    args.drive_settings = os.path.join(drive, "settings.toml")
     sink = None
     if args.json:
         from json_console import JsonSink
 
         sink = JsonSink()
         console.set_sink(sink)
-    life = Life(args.settings, on_boot=lambda: wire_board(args, meter, sink),
+    life = Life(args.settings, on_boot=lambda: wire_board(args, fam, meter, sink),
                 on_event=show_supervisor(sink), realtime=True, watch_settings=True)
     stop_on_interrupt(life)
-    life.run(args.seconds if args.seconds is not None else 10 ** 9)
+    try:
+        life.run(args.seconds if args.seconds is not None else 10 ** 9)
+    finally:
+        shutil.rmtree(drive, ignore_errors=True)
     return 0
 
 

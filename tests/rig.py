@@ -52,6 +52,22 @@ class Rig:
         return out
 
 
+def family_meter(rig, config):
+    """(meter, make_meter) as code.py builds them for ``config`` on the rig's UART: the family's
+    Meter on a kaskad.meters.link.ByteLink (meter None while a needed address is missing)."""
+    from kaskad import settings
+    from kaskad.meters.link import ByteLink
+
+    link = ByteLink(rig.uart, rig.clock, config.baud, config.reply_timeout_ms, retries=config.retries)
+
+    def make_meter(address):
+        return config.family.Meter(link, rig.clock, address, rig.errors.append)
+
+    if config.meter_address is None and settings.address_needed(config.family):
+        return None, make_meter
+    return make_meter(config.meter_address), make_meter
+
+
 def expected_from(sim):
     """What the model's registers mean in the firmware's units, by the document's rules, per field."""
     scale_wh = 10 ** (3 - sim.decimals)  # raw / 10^d kWh

@@ -9,7 +9,7 @@ from kaskad import app as app_module
 from kaskad import settings
 from kaskad.app import App
 from kaskad.store import Store
-from rig import Rig
+from rig import Rig, family_meter
 
 OWNER = bytes(range(16))
 
@@ -28,7 +28,9 @@ def make_app(store=None, rig=None, address=20109):
     rig = rig or Rig()
     config = settings.load({"KASKAD_METER_ADDRESS": address}.get, lambda line: None)
     resets = []
-    app = App(config, rig.uart, rig.clock, store=store, watchdog=Dog(), reset=lambda: resets.append(1))
+    meter, make_meter = family_meter(rig, config)
+    app = App(config, meter, rig.clock, store=store, watchdog=Dog(), reset=lambda: resets.append(1),
+              make_meter=make_meter)
     return app, resets
 
 
@@ -89,3 +91,38 @@ def test_a_long_press_forgets_the_owners_in_nvm_too():
     assert store.owners == []
     assert Store(microcontroller.nvm, lambda line: None).owners == []  # after a reboot as well
 
+
+
+def test_the_owners_first_address_gets_the_app_a_meter_that_reads(capsys):
+    rig = Rig()
+    app, _ = make_app(rig=rig, address=None)
+    assert app.meter is None
+    app.poll_once()
+    assert "KASKAD_METER_ADDRESS is not set: put the ID" in capsys.readouterr().out
+    app.apply("KASKAD_METER_ADDRESS", rig.meter.address)
+    app.poll_once()
+    assert app.meter is not None and app.last_poll == app_module.POLL_OK
+    assert app.reading.address == rig.meter.address and app.reading.family == "kaskad-1-mt"
+    assert app.meter_state()[7] == 1  # the MIRTEK status bytes were read
+
+
+def test_a_new_address_forgets_the_old_meters_values():
+    rig = Rig()
+    app, _ = make_app(rig=rig)
+    app.poll_once()
+    assert app.reading.serial is not None and app.reading.get(0, app.clock.now_ms(), app.max_age_ms) is not None
+    app.apply("KASKAD_METER_ADDRESS", 7943)
+    assert app.reading.serial is None and app.reading.get(0, app.clock.now_ms(), app.max_age_ms) is None
+    assert app.reading.address == 7943
+
+
+def test_the_meter_answer_gives_flags_by_meaning_in_format_1s_bytes():
+    from kaskad import reading as fields
+
+    app, _ = make_app(address=None)
+    assert app.meter_state()[5:] == b"\x00\x00\x00"  # nothing read yet
+    app.reading.set_flags(fields.FLAG_SEAL_TERMINAL_OPEN | fields.FLAG_RELAY_OFF | fields.FLAG_BATTERY_LOW,
+                          fields.FLAG_SEAL_TERMINAL_OPEN | fields.FLAG_RELAY_OFF | fields.FLAG_BATTERY_LOW, 0)
+    assert app.meter_state()[5:] == bytes((0x02, 0x08, 1))  # A1 terminal cover, B3 relay (docs/owner-protocol.md)
+    app.reading.set_flags(fields.FLAG_BATTERY_LOW, fields.FLAG_BATTERY_LOW | fields.FLAG_METER_ERROR, 0)
+    assert app.meter_state()[5:] == b"\x00\x00\x00"  # a CE-102M's flags have no place there

@@ -187,7 +187,7 @@ def test_board_import_check_catches_cpython_modules():
         except ValueError:
             pass
         from . import sibling
-        import kaskad.mirtek
+        import kaskad.reading
     """)
     found = board_imports.stray_imports(source, allowed)
     assert [m for _, m in found] == ["dataclasses", "enum", "abc", "typing", "hmac", "base64"]

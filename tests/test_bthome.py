@@ -17,7 +17,7 @@ from hypothesis import given, settings, strategies as st
 import _bleio
 import _harness
 from ha_view import HomeAssistantView, decode
-from kaskad import bthome, meter
+from kaskad import bthome, reading as fields
 
 MAC = "C8:1D:F5:ED:A8:35"
 MAC_BYTES = bytes.fromhex("C81DF5EDA835")
@@ -25,15 +25,18 @@ KEY = bytes.fromhex("231d39c1d7cc1ab1aee224cd096db932")
 NAME = "KASKAD 20109"
 A, B = bthome.PACKET_A, bthome.PACKET_B
 FIELDS = ("t1", "t2", "t3", "battery", "power", "current", "voltage")
-FIELD_IDS = {"t1": meter.ENERGY_T1, "t2": meter.ENERGY_T1 + 1, "t3": meter.ENERGY_T1 + 2,
-             "battery": meter.BATTERY, "power": meter.POWER, "current": meter.CURRENT,
-             "voltage": meter.VOLTAGE}
+FIELD_IDS = {"t1": fields.ENERGY_T1, "t2": fields.ENERGY_T1 + 1, "t3": fields.ENERGY_T1 + 2,
+             "battery": fields.BATTERY, "power": fields.POWER, "current": fields.CURRENT,
+             "voltage": fields.VOLTAGE}
+ALL_FLAGS = 0
+for _bit, _name in fields.FLAG_NAMES:
+    ALL_FLAGS |= _bit
 FULL = {"t1": 12345678, "t2": 2345, "t3": 0, "battery": 96, "power": 123000, "current": 5432,
         "voltage": 22990}
 
 
 def reading(values, confirmed_ms=0):
-    r = meter.Reading()
+    r = fields.Reading()
     for name, value in values.items():
         if value is not None:
             r.set(FIELD_IDS[name], value, confirmed_ms)
@@ -52,8 +55,11 @@ def expected_ha(values):
     """What HA must show for these meter values, in HA's units."""
     out = {}
     tariffs = [values.get(name) for name in ("t1", "t2", "t3")]
-    if None not in tariffs:
-        for i, wh in enumerate(tariffs):
+    offered = tariffs[:tariffs.index(None)] if None in tariffs else tariffs  # from T1, without a gap
+    if len(offered) == 1:  # one energy object: HA does not number it
+        out["energy"] = float(Decimal(offered[0]) / 1000)
+    elif offered:
+        for i, wh in enumerate(offered):
             out["energy_%d" % (i + 1)] = float(Decimal(wh) / 1000)
     if values.get("battery") is not None:
         out["battery"] = values["battery"]
@@ -132,7 +138,7 @@ def test_advertisement_sizes_and_extremes(key, energy_wh, sizes):
     values = dict(FULL, t1=0, t2=energy_wh, t3=energy_wh // 2, current=200_000)
     b = broadcaster(key)
     r = reading(values)
-    r.flags_a, r.flags_b, r.flags_ms = 0xFF, 0xFF, 0  # every flag known: B at its largest
+    r.set_flags(ALL_FLAGS, ALL_FLAGS, 0)  # every flag known: B at its largest
     b.update(r, 0, 1000)
     assert (len(b.packet(A)), len(b.packet(B))) == sizes
     assert ha_sees(b, key) == expected_ha(values)
@@ -193,7 +199,7 @@ def test_values_that_do_not_fit_their_object_are_left_out_and_reported():
 
 def test_a_stale_value_is_left_out_not_repeated():
     r = reading(FULL, confirmed_ms=0)
-    r.set(meter.VOLTAGE, 23010, 250_000)
+    r.set(fields.VOLTAGE, 23010, 250_000)
     b = broadcaster()
     assert b.update(r, 100_000, 300_000) == bthome.CHANGED_A | bthome.CHANGED_B
     assert ha_sees(b) == expected_ha(FULL | {"voltage": 23010})
@@ -626,17 +632,19 @@ def every_packet(b, key=None, slots=3 * bthome.RARE_EVERY + 2):
 
 
 @pytest.mark.parametrize("key", [None, KEY], ids=["plain", "encrypted"])
-@pytest.mark.parametrize("flags_a, flags_b, tamper, unsafe", [
-    (0x00, 0x00, False, False), (0x02, 0x00, True, False), (0x04, 0x00, True, False),
-    (0x08, 0x00, True, False), (0x10, 0x00, True, False), (0x20, 0x00, True, False),
-    (0xC1, 0xDF, False, False), (0x00, 0x20, False, True),
+@pytest.mark.parametrize("flags, tamper, unsafe", [
+    (0, False, False), (fields.FLAG_SEAL_TERMINAL_OPEN, True, False), (fields.FLAG_SEAL_CASE_OPEN, True, False),
+    (fields.FLAG_SEAL_MODULE_OPEN, True, False), (fields.FLAG_MAGNET_DC, True, False),
+    (fields.FLAG_MAGNET_AC, True, False),
+    (fields.FLAG_IMBALANCE | fields.FLAG_METER_ERROR, False, False), (fields.FLAG_EMERGENCY, False, True),
 ], ids=["clear", "P1", "P2", "P3", "M1", "M2", "other-bits", "ND"])
-def test_flags_identity_and_silence(key, flags_a, flags_b, tamper, unsafe):
-    """Each seal and magnet bit is tamper, ND is unsafe, no other bit counts; the serial and the
-    date of manufacture come in the rare packets; all of it as bthome-ble decodes it."""
+def test_flags_identity_and_silence(key, flags, tamper, unsafe):
+    """Each seal and magnet flag is tamper, emergency is unsafe, no other flag counts; the serial
+    and the date of manufacture come in the rare packets; all of it as bthome-ble decodes it."""
     r = reading(dict(FULL, battery=10))
-    r.flags_a, r.flags_b, r.flags_ms = flags_a, flags_b, 0
-    r.serial, r.made = "3171112520109", "04.10.2017"
+    known = ALL_FLAGS & ~fields.FLAG_METER_ERROR  # a meter error would be a problem (tested apart)
+    r.set_flags(flags & known, known, 0)
+    r.serial, r.made = "3171112520109", "2017-10-04"
     b = broadcaster(key)
     b.update(r, 1000, 300_000)
     seen = {}
@@ -662,14 +670,14 @@ def test_flags_identity_and_silence(key, flags_a, flags_b, tamper, unsafe):
 def test_a_meter_never_heard_is_a_problem_and_a_serial_too_long_is_reported_not_cut():
     lines = []
     b = broadcaster(lines=lines)
-    r = meter.Reading()
-    r.serial, r.made = "12345678901234", "2017-10-04"
+    r = fields.Reading()
+    r.serial, r.made = "12345678901234567890", "2017/10/04"
     b.update(r, 0, 1000)
     seen = {}
     for _, got in every_packet(b):
         seen.update(got)
     assert seen["binary_problem"] is True and "text" not in seen and "raw" not in seen
-    assert len(lines) == 2 and "serial" in lines[1] and "DD.MM.YYYY" in lines[0], lines
+    assert len(lines) == 2 and "serial" in lines[1] and "YYYY-MM-DD" in lines[0], lines
 
 
 @pytest.mark.parametrize("key", [None, KEY], ids=["plain", "encrypted"])

@@ -45,7 +45,7 @@ class Device:
         return protocol.ConfigSession(challenge or os.urandom(config.CHALLENGE_LEN), self.store, self.clock,
                                     self.window, self.settings.file_fingerprints,
                                     lambda key, value: self.applied.append((key, value)),
-                                    self.acts.append, self.lines.append)
+                                    self.acts.append, self.lines.append, None, self.settings.family)
 
     def reboot_store(self):
         return Store(microcontroller.nvm, self.lines.append)
@@ -328,3 +328,29 @@ def test_the_public_status_reads_back_and_holds_no_key():
     assert refused[1] == 0b1010 and parse_status(refused)["key_refused"]
     long = config.status(CHALLENGE, (0, 0, 1), False, True, True, None, 0, 5, 0, "x" * 40, "y" * 40)
     assert len(long) == 26 + 31 + 31 and parse_status(long)["claimable"]
+
+
+@pytest.mark.parametrize("family, good, bad", [
+    ("kaskad-1-mt", (b"\x8d\x4e", 20109), [b"\xff\xff", b"\x00\x00"]),  # 65535: not 1..65534
+    ("kaskad-11-c1", (b"\xff\xff", 65535), [b"\x00\x00", (65536).to_bytes(4, "little")]),
+    ("mercury-206", ((36896545).to_bytes(4, "little"), 36896545), [(10 ** 9).to_bytes(4, "little")]),
+    ("ce-102m", None, [b"\x01\x00", (5).to_bytes(4, "little")]),
+])
+def test_the_owners_address_is_checked_against_the_configured_family(family, good, bad):
+    device = Device({"KASKAD_METER": family})
+    session, conn = claimed(device)
+    for arg in bad:
+        assert run(session, conn, conn.command(protocol.OP_SET_ADDRESS, arg))[0] == protocol.E_BAD_VALUE
+    assert run(session, conn, conn.command(protocol.OP_SET_ADDRESS, b"\x01\x00\x00"))[0] == protocol.E_BAD_LENGTH
+    assert device.applied == []
+    if good is not None:
+        assert run(session, conn, conn.command(protocol.OP_SET_ADDRESS, good[0])) == (protocol.OK, b"")
+        assert device.applied == [("KASKAD_METER_ADDRESS", good[1])]
+        loaded = settings.load(device.file.get, device.lines.append, store=device.reboot_store())
+        assert loaded.meter_address == good[1]
+
+
+def test_an_address_beyond_16_bits_shows_as_ffff_in_the_status():
+    value = config.status(CHALLENGE, (1, 2, 3), True, False, False, 36896545, 0, 60, 1, "36896545", None)
+    assert parse_status(value)["meter_address"] == config.STATUS_ADDRESS_WIDE == 0xFFFF
+    assert parse_status(value)["serial"] == "36896545"

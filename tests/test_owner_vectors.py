@@ -157,3 +157,18 @@ def test_the_host_client_reads_the_meter_answer_vector():
     meter = parse_meter(B(step["response"]["data"]))
     assert meter == {"last_poll": 1, "age_s": 75, "flags_a": 0x02, "flags_b": 0x00}
     assert parse_meter(bytes(8))["flags_a"] is None and parse_meter(b"\x00" + b"\xff" * 4 + bytes(3))["age_s"] is None
+
+
+def test_the_firmware_puts_each_flag_where_the_vectors_say():
+    """The METER answer's flag bytes: kaskad.config.METER_FLAG_BITS against the vectors' table,
+    written from the document apart from the firmware."""
+    from kaskad import config, reading
+
+    names = dict(reading.FLAG_NAMES)
+    table = VECTORS["meter_answer"]["flag_bits"]
+    assert sorted((names[flag], byte, bit) for flag, byte, bit in config.METER_FLAG_BITS) == \
+        sorted((row["name"], row["byte"], row["bit"]) for row in table)
+    for row in table:
+        flag = [bit for bit, name in reading.FLAG_NAMES if name == row["name"]][0]
+        a, b, valid = config.meter_flag_bytes(flag, flag)
+        assert valid and (a, b) == ((1 << row["bit"], 0) if row["byte"] == 1 else (0, 1 << row["bit"]))

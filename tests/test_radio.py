@@ -6,7 +6,7 @@ import _bleio
 import _harness
 
 from ha_view import HomeAssistantView
-from kaskad import meter
+from kaskad import reading as fields
 from kaskad.bthome import Broadcaster, MemoryCounterStore
 from kaskad.radio import Radio
 
@@ -15,8 +15,8 @@ BTHOME_SERVICE_DATA = b"\x16\xd2\xfc"  # AD type 0x16 with the BTHome UUID 0xFCD
 
 
 def voltage_only(broadcaster):
-    reading = meter.Reading()
-    reading.set(meter.VOLTAGE, 22990, 0)
+    reading = fields.Reading()
+    reading.set(fields.VOLTAGE, 22990, 0)
     broadcaster.update(reading, 0, 60_000)
 
 

@@ -79,8 +79,8 @@ def test_the_first_reading_comes_within_a_second_and_matches_the_meter(run_json)
     truth = expected_from(SimMeter())
     assert first["energy_wh"] == truth[:4]
     assert [first[k] for k in ("total_wh", "voltage_cv", "current_ma", "power_cw", "battery_pct")] == truth[4:]
-    assert first["address"] == 20109 and first["generation"] == "old"
-    assert first["serial"] == "3171112520109" and first["made"] == "04.10.2017"
+    assert first["address"] == 20109 and first["family"] == "kaskad-1-mt" and "old" in first["model"]
+    assert first["serial"] == "3171112520109" and first["made"] == SimMeter().made  # the factory string as the meter has it
     assert set(first["flags"]) >= {"seal_terminal_open", "magnet_ac", "magnet_dc"}
 
 
@@ -110,7 +110,7 @@ def test_bad_settings_name_the_key_and_the_board_still_reads(tmp_path, run_json)
 def test_text_mode_prints_one_line_per_poll(tmp_path, run_virtual):
     path = settings_file(tmp_path, "KASKAD_METER_ADDRESS = 20109\nKASKAD_POLL_SECONDS = 5\n")
     out = run_virtual("--settings", path, "--seconds", "8.5")
-    polls = [line for line in out.splitlines() if " meter 20109 " in line]
+    polls = [line for line in out.splitlines() if " meter kaskad-1-mt 20109 " in line]
     assert len(polls) == 2
     assert "229.87 V" in polls[0] and "1888.880 kWh" in polls[0]
 

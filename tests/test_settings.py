@@ -10,7 +10,7 @@ import microcontroller
 import pytest
 import supervisor
 
-from kaskad import settings, settings_file
+from kaskad import meters, settings, settings_file
 from kaskad.store import Store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,6 +23,8 @@ BAD_VALUES = {
     settings.CHOICE: ['"verbose"', "1"],
     # 9601 and 300 the board would silently run at 14400 and 1200 (busio/UART.c get_nrf_baud)
     settings.BAUD: ["9601", "300", "250000", '"fast"', "9600.0"],
+    settings.FAMILY: ['"kaskad-1"', '"Mercury-206"', "206", '""'],
+    settings.ADDRESS: ['"twelve"', "1.5", "true", "0", "65535", "-5"],  # KASKAD-1-MT's: 1..65534
 }
 CASES = [(row[0], bad) for row in settings.SCHEMA for bad in BAD_VALUES[row[1]]]
 
@@ -70,12 +72,13 @@ def test_an_empty_bindkey_means_no_encryption(tmp_path):
 def test_numbers_read_the_same_as_text_from_os_getenv(tmp_path):
     # CircuitPython 10.3's os.getenv returns every value as text
     path = tmp_path / "settings.toml"
-    path.write_text("KASKAD_METER_ADDRESS = 20109\nKASKAD_BAUD = 2400\n")
+    path.write_text("KASKAD_METER_ADDRESS = 20109\nKASKAD_BAUD = 4800\n")
     _harness.set_settings_path(str(path))
     assert _cpos.getenv("KASKAD_METER_ADDRESS") == "20109"
     lines = []
     loaded = settings.load(_cpos.getenv, lines.append)
-    assert lines == [] and loaded.meter_address == 20109 and loaded.baud == 2400
+    assert lines[0].startswith("KASKAD_BAUD = 4800 is not the rate") and loaded.meter_address == 20109 and loaded.baud == 4800
+    assert len(lines) == 1
 
 
 def test_a_misspelt_key_is_named_with_the_likely_one(tmp_path):
@@ -110,14 +113,17 @@ def override_store():
     return Store(microcontroller.nvm, lambda line: None)
 
 
-def test_an_override_wins_over_an_unchanged_file(tmp_path):
-    text = "KASKAD_METER_ADDRESS = 20109\nKASKAD_POLL_SECONDS = 60\n"
+@pytest.mark.parametrize("text, address", [
+    ("KASKAD_METER_ADDRESS = 20109\nKASKAD_POLL_SECONDS = 60\n", 7943),
+    ('KASKAD_METER = "mercury-206"\nKASKAD_METER_ADDRESS = 20109\n', 36896545),  # the family's range
+])
+def test_an_override_wins_over_an_unchanged_file(tmp_path, text, address):
     loaded, _ = load_file(tmp_path, text)
     store = override_store()
-    store.set_override("KASKAD_METER_ADDRESS", 7943, loaded.file_fingerprints["KASKAD_METER_ADDRESS"])
+    store.set_override("KASKAD_METER_ADDRESS", address, loaded.file_fingerprints["KASKAD_METER_ADDRESS"])
     store.commit()
     again, lines = load_file(tmp_path, text, override_store())
-    assert again.meter_address == 7943 and lines == []
+    assert again.meter_address == address and lines == []
 
 
 def test_a_file_edited_after_the_override_wins(tmp_path):
@@ -168,3 +174,64 @@ def test_every_baud_rate_accepted_is_one_the_uart_makes_exactly(tmp_path):
         uart = busio.UART(board.TX, board.RX, baudrate=rate)
         assert busio._wire_baud(uart.baudrate) == rate
         uart.deinit()
+
+
+# --- the meter family decides the address and the baud rate -------------------------------------
+
+
+def test_an_unknown_family_names_the_key_and_every_accepted_value(tmp_path):
+    loaded, lines = load_file(tmp_path, 'KASKAD_METER = "mercury-200"\nKASKAD_METER_ADDRESS = 20109\n')
+    assert loaded.meter == "kaskad-1-mt" and loaded.family.NAME == "kaskad-1-mt"
+    line, = lines
+    assert line.startswith("KASKAD_METER = 'mercury-200' rejected")
+    for name in ("kaskad-1-mt", "kaskad-11-c1", "mercury-206", "ce-102m"):
+        assert name in line
+
+
+@pytest.mark.parametrize("family, good, bad", [
+    ("kaskad-1-mt", [1, 65534], [0, 65535]),
+    ("kaskad-11-c1", [1, 65535], [0, 65536]),
+    ("mercury-206", [1, 36896545, 999999999], [0, 1000000000]),
+])
+def test_the_address_range_is_the_familys(tmp_path, family, good, bad):
+    package = meters.load(family)
+    for value in good:
+        loaded, lines = load_file(tmp_path, 'KASKAD_METER = "%s"\nKASKAD_METER_ADDRESS = %d\n' % (family, value))
+        assert lines == [] and loaded.meter_address == value and loaded.family is package
+    for value in bad:
+        loaded, lines = load_file(tmp_path, 'KASKAD_METER = "%s"\nKASKAD_METER_ADDRESS = %d\n' % (family, value))
+        line, = lines
+        assert loaded.meter_address is None
+        assert line.startswith("KASKAD_METER_ADDRESS = %d rejected" % value)
+        assert "%d..%d" % (package.ADDRESS_MIN, package.ADDRESS_MAX) in line and package.ADDRESS_MEANS in line
+    assert meters  # the family packages live there
+
+
+def test_a_meter_without_address_reports_a_set_one_and_ignores_it(tmp_path):
+    loaded, lines = load_file(tmp_path, 'KASKAD_METER = "ce-102m"\nKASKAD_METER_ADDRESS = 20109\n')
+    assert loaded.meter_address is None
+    line, = lines
+    assert line.startswith("KASKAD_METER_ADDRESS = 20109 ignored: a ce-102m has no address")
+    loaded, lines = load_file(tmp_path, 'KASKAD_METER = "ce-102m"\n')
+    assert lines == [] and loaded.meter_address is None and not settings.address_needed(loaded.family)
+
+
+@pytest.mark.parametrize("family, baud", [("kaskad-1-mt", 9600), ("kaskad-11-c1", 2400),
+                                          ("mercury-206", 9600), ("ce-102m", 9600)])
+def test_the_baud_rate_left_out_is_the_familys(tmp_path, family, baud):
+    loaded, lines = load_file(tmp_path, 'KASKAD_METER = "%s"\n' % family)
+    assert loaded.baud == baud and lines == []
+
+
+def test_a_baud_rate_other_than_the_familys_is_used_and_said(tmp_path):
+    loaded, lines = load_file(tmp_path, 'KASKAD_METER = "kaskad-11-c1"\nKASKAD_METER_ADDRESS = 5\nKASKAD_BAUD = 9600\n')
+    assert loaded.baud == 9600
+    line, = lines
+    assert line.startswith("KASKAD_BAUD = 9600 is not the rate a kaskad-11-c1 talks (2400)")
+
+
+def test_validate_checks_an_address_against_the_family_given():
+    mercury = meters.load("mercury-206")
+    assert settings.validate("KASKAD_METER_ADDRESS", 36896545, mercury) == (36896545, None)
+    assert settings.validate("KASKAD_METER_ADDRESS", 36896545)[1] == "expected a whole number, 1..65534"
+    assert settings.validate("KASKAD_METER_ADDRESS", 5, meters.load("ce-102m"))[1] == "this meter has no address"

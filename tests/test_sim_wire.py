@@ -202,3 +202,35 @@ def test_replies_do_not_overlap_on_the_meters_line():
     assert start2 >= start1 + len(reply1) * CHAR_9600
     times = [t for t, _ in drain(wire)]
     assert all(b - a >= CHAR_9600 for a, b in zip(times, times[1:]))
+
+
+def test_a_model_that_keeps_time_hears_each_byte_at_its_arrival():
+    """Timed models (inter-byte timeouts, sessions) get the byte's stop-bit time on the board's clock."""
+    heard = []
+
+    class Timed:
+        takes_time = True
+
+        def hear(self, byte, now_ns):
+            heard.append((now_ns, byte))
+
+        def hear_garbage(self):
+            raise AssertionError("the line matches")
+
+    wire = SimWire(Timed(), echo=False)
+    wire.transmit(b"\x01\x02\x03", 7_000, CHAR_9600)
+    assert heard == [(7_000 + (i + 1) * CHAR_9600, b) for i, b in enumerate(b"\x01\x02\x03")]
+
+
+@pytest.mark.parametrize("family", ["kaskad-1-mt", "kaskad-11-c1", "mercury-206", "ce-102m"])
+def test_each_family_is_heard_only_at_its_own_speed(family):
+    """The wire takes the family's line from families.py: the board's 8N1 at the family's rate
+    is heard (CE-102M's 7E1 has 10 bits a character too), any other rate is garbage."""
+    from kaskad_sim.families import build_meter, family as sim_family
+
+    fam = sim_family(family)
+    for baud, heard in ((fam.baudrate, True), (4800, False)):
+        meter = build_meter(family)
+        wire = SimWire(meter, **fam.wire_settings())
+        wire.transmit(b"\x00", 0, char_time_ns(baud))
+        assert (wire.garbled == []) is heard

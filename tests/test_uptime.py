@@ -13,14 +13,14 @@ import _bleio
 import _cptime
 import _harness
 import supervisor
-from kaskad import meter, settings
+from kaskad import reading as fields, settings
 from kaskad.app import App, default_name
 from kaskad.bthome import Broadcaster, MemoryCounterStore
 from kaskad.clock import Clock, TICKS_PERIOD, ticks_diff
 from kaskad.config import CLAIM_WINDOW_MS, ClaimWindow
 from kaskad.led import Led
 from kaskad.radio import Radio
-from rig import Rig
+from rig import Rig, family_meter
 
 MS = 1_000_000
 DAY_MS = 86_400_000
@@ -38,8 +38,8 @@ def build(**values):
     window = ClaimWindow(clock)
     window.open()
     led = Led(digitalio.DigitalInOut(board.LED), clock.now_ms())
-    app = App(config, rig.uart, clock, broadcaster, radio, window, None, None, led)
-    app.link = rig.link  # the rig's link over the same UART, so its wire log is the meter's
+    meter, _ = family_meter(rig, config)
+    app = App(config, meter, clock, broadcaster, radio, window, None, None, led)
     polls = []  # uptime (ms) at the start of each poll
     poll_once = app.poll_once
 
@@ -111,7 +111,7 @@ def test_fifty_days_of_uptime_keep_every_schedule():
         if now_up > CLAIM_WINDOW_MS and window.is_open():
             window_reopened.append(now_up)
         since_poll = now_up - polls[-1]
-        if (reading.get(meter.VOLTAGE, clock.now_ms(), app.max_age_ms) is not None) != (since_poll <= 300_000):
+        if (reading.get(fields.VOLTAGE, clock.now_ms(), app.max_age_ms) is not None) != (since_poll <= 300_000):
             fresh_wrong.append((now_up, since_poll))
         jump_to_next_event(app, clock)
     assert [at // DAY_MS for at in polls] == list(range(50))

@@ -9,7 +9,7 @@ real Store into the strict nvm stand-in, which counts every write and page erase
 import _harness
 import microcontroller
 
-from kaskad import bthome, meter, settings
+from kaskad import bthome, meters, reading as fields, settings
 from kaskad.store import CounterStore, Store
 
 KEY = bytes.fromhex("231d39c1d7cc1ab1aee224cd096db932")
@@ -20,11 +20,11 @@ POLL_S = 60
 
 
 def reading_at(second):
-    reading = meter.Reading()
-    for field in range(meter.FIELD_COUNT):
+    reading = fields.Reading()
+    for field in range(fields.FIELD_COUNT):
         reading.set(field, 1_000_000 + second // POLL_S + field, 0)
-    reading.set(meter.BATTERY, 90, 0)
-    reading.set(meter.VOLTAGE, 23000 + second // POLL_S % 100, 0)
+    reading.set(fields.BATTERY, 90, 0)
+    reading.set(fields.VOLTAGE, 23000 + second // POLL_S % 100, 0)
     return reading
 
 
@@ -61,7 +61,8 @@ def test_nvm_figures_bytes_used_and_the_longest_write():
         store.add_owner(bytes([n]) * 16)
     for key, kind, _, lowest, highest, _ in settings.SCHEMA:  # every key overridden, longest values
         value = {settings.INT: highest, settings.BAUD: highest, settings.KEY: "ab" * 16,
-                 settings.CHOICE: "debug"}.get(kind, "x" * highest)
+                 settings.CHOICE: "debug", settings.ADDRESS: 999999999,  # Mercury-206's serial
+                 settings.FAMILY: max(meters.names(), key=len)}.get(kind, "x" * highest)
         store.set_override(key, value, 0xFFFFFFFF)
     clock = _harness.clock()
     start = clock.now_ns()

@@ -59,7 +59,7 @@ def settings_text():
 @pytest.fixture
 def twin(tmp_path, settings_text):
     browser_missing()
-    # the meter's terminal cover seal is open (status byte A, bit 1: kaskad.mirtek.FLAGS)
+    # the meter's terminal cover seal is open (status byte A, bit 1: kaskad.config.METER_FLAG_BITS)
     board = WebTwin(tmp_path, settings_text, SimMeter(address=METER_ADDRESS, flags_a=0x02))
     yield board
     board.stop()

@@ -8,6 +8,8 @@ anything in Home Assistant's process); prints one JSON document.
 Scenarios: "plain" and "encrypted" (bindkey KEY): one boot of 130 s, the meter answers, falls
 silent at SILENT_FROM_S, answers again at SILENT_UNTIL_S; then a reboot (a new boot with the same
 NVM and meter, 1 s later) of 30 s, the meter's voltage changed to REBOOT_VOLTAGE_CV.
+"mercury-206": a Mercury-206 (KASKAD_METER = "mercury-206", its serial as the address), plain,
+one boot of MERCURY_S, answering all along.
 """
 import json
 import os
@@ -32,6 +34,8 @@ SECOND_BOOT_S = 30
 # the meter: seal of the terminal cover broken (P1), battery 150 of 192 months
 FLAGS_A = 0x02
 REBOOT_VOLTAGE_CV = 23456  # the meter's voltage after the reboot
+MERCURY_SERIAL = 36896545
+MERCURY_S = 70
 
 
 def settings(scenario):
@@ -42,7 +46,25 @@ def settings(scenario):
     return text
 
 
+def mercury(tmp):
+    from kaskad_sim.mercury_206 import SimMercury206
+
+    meter = SimMercury206(serial=MERCURY_SERIAL, tariffs_raw=(123456, 7890, 3, 0))
+    board = Board(pathlib.Path(tmp), 'KASKAD_METER = "mercury-206"\nKASKAD_METER_ADDRESS = %d\n'
+                  'KASKAD_POLL_SECONDS = %d\n' % (MERCURY_SERIAL, POLL_S), meter)
+    board.run(MERCURY_S)
+    truth = {  # the document's units (host/kaskad_sim/mercury_206.py): 10 Wh, 0.1 V, 10 mA, W
+        "energy_wh": [raw * 10 for raw in meter.tariffs_raw[:3]], "voltage_cv": meter.voltage_raw * 10,
+        "current_ma": meter.current_raw * 10, "power_cw": meter.power_w * 100, "serial": str(meter.serial),
+        "made": "%02d%02d%04d" % tuple(reversed(meter.released)), "forbidden": len(meter.forbidden),
+    }
+    with open(os.path.join(tmp, "air.json"), "w") as out:
+        json.dump({"runs": [{"start_s": 0, "events": _events(board)}], "truth": truth, "address": _address()}, out)
+
+
 def main(scenario, tmp):
+    if scenario == "mercury-206":
+        return mercury(tmp)
     meter = SimMeter(address=20109, flags_a=FLAGS_A)
     board = Board(pathlib.Path(tmp), settings(scenario), meter)
 

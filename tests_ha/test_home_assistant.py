@@ -277,3 +277,39 @@ def has_values(adv):
             return True
         at += 1 + adv[at]
     return False
+
+
+async def test_home_assistant_shows_a_mercury_206_with_what_it_offers(recorder_mock, hass: HomeAssistant,
+                                                                     enable_bluetooth, tmp_path_factory):
+    """Another meter family (Mercury-206) gives the same entities as far as it offers them: no
+    tamper or safety (its notes name no status word), the rest as from the KASKAD-1-MT."""
+    the_air = air("mercury-206", tmp_path_factory)
+    truth = the_air["truth"]
+    assert truth["forbidden"] == 0
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await hass.async_block_till_done()
+    feed = Feed(hass, "active", the_air)
+    card, title = await discover_and_add(hass, feed, None, 10)
+    device = "kaskad_%d_a835" % 36896545
+    assert card == title == "KASKAD 36896545 A835"
+    await feed.until(69)
+    volts = (Decimal(truth["voltage_cv"]) / 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    want = {
+        "sensor.%s_energy_1" % device: (str(Decimal(truth["energy_wh"][0]) / 1000), "energy", "total", "kWh"),
+        "sensor.%s_energy_2" % device: (str(Decimal(truth["energy_wh"][1]) / 1000), "energy", "total", "kWh"),
+        "sensor.%s_energy_3" % device: (str(Decimal(truth["energy_wh"][2]) / 1000), "energy", "total", "kWh"),
+        "sensor.%s_power" % device: (str(Decimal(truth["power_cw"]) / 100), "power", "measurement", "W"),
+        "sensor.%s_current" % device: (str(Decimal(truth["current_ma"]) / 1000), "current", "measurement", "A"),
+        "sensor.%s_voltage" % device: (str(volts), "voltage", "measurement", "V"),
+        "sensor.%s_text" % device: (truth["serial"], None, None, None),
+        "sensor.%s_raw" % device: (truth["made"], None, None, None),
+        "binary_sensor.%s_problem" % device: (STATE_OFF, "problem", None, None),
+    }
+    shown = assert_shows(hass, want)
+    # the battery is the old firmware's estimate from running hours: there, whatever its value
+    estimated = {"sensor.%s_battery" % device, "binary_sensor.%s_battery" % device}
+    assert set(shown) == set(want) | estimated, sorted(shown)
+    print("\nmercury-206: %d entities" % len(shown))
+    for entity_id in sorted(shown):
+        print("  %-45s %s" % (entity_id, shown[entity_id][0]))
+    feed.unregister()

@@ -273,8 +273,17 @@ def document():
         "last_poll": {"0": "none yet", "1": "ok", "2": "failed"},
         "meter_answer": {"layout": "last_poll(1) age_s(u32 LE; 0xffffffff: the meter has not answered "
                                    "since boot) flags_a(1) flags_b(1) flags_valid(1: from a valid reply, 0: none yet)",
-                         "flags": "kaskad.mirtek.FLAGS: (name, 1 = flags_a / 2 = flags_b, bit)"},
+                         "flags": "flag_bits: the flags by meaning (kaskad.reading names) in the KASKAD-1-MT's status layout",
+                         "flag_bits": [{"name": n, "byte": b, "bit": i} for n, b, i in METER_FLAG_BITS]},
     }
+
+
+# The METER answer's flag bytes (docs/owner-protocol.md): (name, 1 = flags_a / 2 = flags_b, bit),
+# the KASKAD-1-MT's status bytes (shared/protocols/mirtek.md section 3) for every meter family.
+METER_FLAG_BITS = (
+    ("seal_terminal_open", 1, 1), ("seal_case_open", 1, 2), ("seal_module_open", 1, 3), ("magnet_dc", 1, 4),
+    ("magnet_ac", 1, 5), ("emergency", 2, 5), ("imbalance", 2, 7), ("relay_off", 2, 3),
+)
 
 
 def main(argv):

@@ -38,11 +38,12 @@ from bleak import BleakClient, BleakScanner  # noqa: E402
 from bleak.exc import BleakBluetoothNotAvailableError, BleakDeviceNotFoundError, BleakError  # noqa: E402
 
 import kaskad_client as proto  # noqa: E402
-from kaskad import mirtek, settings  # noqa: E402
+from kaskad import settings  # noqa: E402
 
 BTHOME_UUID = "0000fcd2-0000-1000-8000-00805f9b34fb"
 VECTORS = ROOT / "docs" / "owner-vectors.json"
 CODES = {row["code"]: row for row in json.loads(VECTORS.read_text())["codes"]}
+METER_FLAGS = json.loads(VECTORS.read_text())["meter_answer"]["flag_bits"]  # name, byte (1 = A, 2 = B), bit
 GENERATIONS = {0: "unknown", 1: "old", 2: "transitional", 3: "new"}
 ENCRYPTION_REFUSED = ("KASKAD_BINDKEY in settings.toml cannot be used: NO readings are broadcast"
                       " (fix the file, or `kaskad bindkey generate` / `kaskad bindkey clear`)")
@@ -489,8 +490,8 @@ def meter_rows(code, data):
     if m["flags_a"] is None:
         rows.append(("meter flags", "not read yet"))
     else:
-        raised = [name for name, index, bit in mirtek.FLAGS
-                  if (m["flags_a"] if index == 1 else m["flags_b"]) >> bit & 1]
+        raised = [f["name"] for f in METER_FLAGS
+                  if (m["flags_a"] if f["byte"] == 1 else m["flags_b"]) >> f["bit"] & 1]
         rows.append(("meter flags", ", ".join(raised) if raised else "clear"))
     return rows
 

@@ -9,9 +9,13 @@ Model:
   at t + (i + 1) * char_ns.
 * Echo (on by default): the head hears its own light, so every transmitted byte comes back to the
   board unchanged at the moment it has left, whatever the line settings.
-* The meter listens at its own line settings (`char_ns`, from baudrate/bits/parity/stop). If the
-  board's char time differs by more than `tolerance_pct`, the meter hears garbage: it drops any
-  partial request and never answers.
+* The meter listens at its own line settings (`char_ns`, from baudrate/bits/parity/stop; a
+  family's are `families.MeterFamily.wire_settings()`). If the board's char time differs by more
+  than `tolerance_pct`, the meter hears garbage: it drops any partial request and never answers.
+  A 7E1 meter (CE-102M) has 10 bits per character like the board's 8N1: it hears the 8 bits
+  between start and stop bit, parity in bit 7, and checks the parity itself.
+* Virtual time: a model that keeps time (`takes_time`: inter-byte timeouts, sessions, sleep) is
+  given each byte's arrival (its stop bit's end, in ns on the board's clock) with the byte.
 * When a request's stop byte has arrived at T, the meter's reply starts at T + reply_delay_ms
   (or per the injected fault); its bytes follow back to back at the meter's char time, with any
   fault pauses in between. The meter's UART sends one byte at a time, so a reply that would start
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import heapq
 
-from .meter import SimMeter
+from typing import Any
 
 NS_PER_S = 1_000_000_000
 
@@ -39,7 +43,7 @@ def char_time_ns(baudrate: int, bits: int = 8, parity: object = None, stop: int 
 class SimWire:
     """Virtual-time optical link: board UART <-> optical head <-> `meter`."""
 
-    def __init__(self, meter: SimMeter, baudrate: int = 9600, bits: int = 8, parity: object = None,
+    def __init__(self, meter: Any, baudrate: int = 9600, bits: int = 8, parity: object = None,
                  stop: int = 1, echo: bool = True, tolerance_pct: int = 2) -> None:
         self.meter = meter
         self.char_ns = char_time_ns(baudrate, bits, parity, stop)  # the meter's line
@@ -73,10 +77,12 @@ class SimWire:
             self.garbled.append((start_ns, data))
             self.meter.hear_garbage()
             return
+        timed = getattr(self.meter, "takes_time", False)
         for i, byte in enumerate(data):
-            plan = self.meter.hear(byte)
+            arrival_ns = start_ns + (i + 1) * char_ns
+            plan = self.meter.hear(byte, arrival_ns) if timed else self.meter.hear(byte)
             if plan is not None:
-                self._schedule(plan, start_ns + (i + 1) * char_ns)
+                self._schedule(plan, arrival_ns)
 
     def _schedule(self, plan: list[tuple[int, bytes]], stop_arrival_ns: int) -> None:
         t = stop_arrival_ns

@@ -17,17 +17,17 @@ watchdog's).
 """
 
 from kaskad import button as button_events
-from kaskad import VERSION, config, console, led as led_modes, meter
+from kaskad import VERSION, config, console, led as led_modes
 from kaskad.bthome import CHANGED_A, CHANGED_B
 from kaskad.clock import ticks_add, ticks_diff
-from kaskad.link import OpticalLink
+from kaskad.reading import FIELD_COUNT, Reading
 
 _ERROR_BACKOFF_MS = 1000
 REBOOT_DELAY_MS = 500  # a reboot asked over the air waits for its response to leave
 MAX_FAILED_STEPS = 10
 TICK_MS = 50
 BUSY_MS = 20
-_PUBLISHED = tuple(range(meter.FIELD_COUNT))
+_PUBLISHED = tuple(range(FIELD_COUNT))
 
 # last poll result, as the public status shows it
 POLL_NONE = 0
@@ -36,13 +36,18 @@ POLL_FAILED = 2
 
 
 class App:
-    """``parts``: whatever the board has, each optional: broadcaster, radio, port (gatt.ConfigPort,
-    attached later with ``attach_port``), window (config.ClaimWindow), store (store.Store), button
-    (button.Button), led (led.Led), watchdog (microcontroller.watchdog), reset (a function that
-    resets the board)."""
+    """The loop, given its parts by code.py (it builds none of them).
 
-    def __init__(self, settings, uart, clock, broadcaster=None, radio=None, window=None, store=None,
-                 button=None, led=None, watchdog=None, reset=None):
+    ``meter``: the family's Meter (kaskad.meters; ``settings.family`` is its package), or None
+    while the family needs an address and none is set; ``make_meter(address)`` then builds one
+    when the owner sets the address. The App owns the one kaskad.reading.Reading that the meter
+    writes and every publisher reads. The other parts are whatever the board has, each optional:
+    broadcaster, radio, port (gatt.ConfigPort, attached later with ``attach_port``), window
+    (config.ClaimWindow), store (store.Store), button (button.Button), led (led.Led), watchdog
+    (microcontroller.watchdog), reset (a function that resets the board)."""
+
+    def __init__(self, settings, meter, clock, broadcaster=None, radio=None, window=None, store=None,
+                 button=None, led=None, watchdog=None, reset=None, make_meter=None):
         self.settings = settings
         self.clock = clock
         self.broadcaster = broadcaster
@@ -55,11 +60,13 @@ class App:
         self.watchdog = watchdog
         self._reset = reset
         self.on_good_poll = None  # called after each poll the meter answered in full, until it returns True
-        self.link = OpticalLink(uart, clock, settings.baud, settings.reply_timeout_ms, retries=settings.retries)
+        self._make_meter = make_meter
+        self.reading = Reading()  # stays empty while no meter answers
+        self.reading.family = settings.family.NAME
+        self.reading.address = settings.meter_address
         self.meter = None
-        self.reading = meter.Reading()  # stays empty while no address is set
-        if settings.meter_address is not None:
-            self._new_meter(settings.meter_address)
+        if meter is not None:
+            self._use_meter(meter)
         self.polls = 0
         self.last_poll = POLL_NONE
         self.last_ok_ms = None  # uptime (not ticks, which wrap) when the meter last answered a whole poll
@@ -77,10 +84,9 @@ class App:
     def _report(self, what):
         console.error(self.clock.now_ms(), what)
 
-    def _new_meter(self, address):
-        self.meter = meter.MeterClient(self.link, self.clock, address, self._report)
-        self.meter.progress = self._feed
-        self.reading = self.meter.reading
+    def _use_meter(self, meter):
+        self.meter = meter
+        meter.progress = self._feed
 
     def _feed(self):
         if self.watchdog is not None:
@@ -175,7 +181,7 @@ class App:
         if led is None:
             return
         now = self.clock.now_ms()
-        if self.settings.meter_address is None:
+        if self.meter is None:
             mode = led_modes.NO_SETTINGS
         elif self.settings.bindkey_refused:
             mode = led_modes.KEY_REFUSED
@@ -198,10 +204,11 @@ class App:
         self.polls += 1
         now = self.clock.now_ms()
         if self.meter is None:
-            console.error(now, "KASKAD_METER_ADDRESS is not set: put the ID shown on the meter's "
-                               "display (1..65534) in settings.toml")
+            family = self.settings.family
+            console.error(now, "KASKAD_METER_ADDRESS is not set: put %s (%d..%d) in settings.toml" % (
+                family.ADDRESS_MEANS, family.ADDRESS_MIN, family.ADDRESS_MAX))
         else:
-            ok = self.meter.poll()
+            ok = self.meter.poll(self.reading)
             self.last_poll = POLL_OK if ok else POLL_FAILED
             if ok:
                 self.last_ok_ms = self.clock.uptime_ms()  # one long int a poll: for the owner's METER only
@@ -236,7 +243,7 @@ class App:
         encrypted = self.broadcaster is not None and self.broadcaster.encrypted
         reading = self.reading
         return config.status(challenge, VERSION, owned, encrypted, claimable, self.settings.meter_address,
-                             reading.generation, self.settings.poll_seconds, self.last_poll,
+                             0, self.settings.poll_seconds, self.last_poll,
                              reading.serial, reading.made, self.settings.bindkey_refused)
 
     def on_connection(self, is_open):
@@ -271,7 +278,8 @@ class App:
     def meter_state(self):
         """The owner's METER answer (docs/owner-protocol.md): last poll result, seconds since the
         meter last answered (0xFFFFFFFF: not since boot), its status flag bytes A and B, and
-        whether those come from a valid reply (1) or none was read yet (0)."""
+        whether those come from a valid reply (1) or none was read yet (0): the flags by meaning
+        in format 1's layout (config.METER_FLAG_BITS)."""
         out = bytearray(8)
         out[0] = self.last_poll
         if self.last_ok_ms is None:
@@ -281,10 +289,12 @@ class App:
             for i in range(4):
                 out[1 + i] = age_s >> (8 * i) & 0xFF
         reading = self.reading
-        if reading.flags_a is not None and reading.flags_b is not None:
-            out[5] = reading.flags_a
-            out[6] = reading.flags_b
-            out[7] = 1
+        if reading.flags_ms is not None:
+            a, b, valid = config.meter_flag_bytes(reading.flag_bits, reading.flags_known)
+            if valid:
+                out[5] = a
+                out[6] = b
+                out[7] = 1
         return bytes(out)
 
     def apply(self, key, value):
@@ -293,10 +303,12 @@ class App:
         now = self.clock.now_ms()
         if key == "KASKAD_METER_ADDRESS":
             settings.meter_address = value
-            if self.meter is None:
-                self._new_meter(value)
-            else:
+            self.reading.forget()  # the values, flags and identity were another meter's
+            self.reading.address = value
+            if self.meter is not None:
                 self.meter.address = value
+            elif self._make_meter is not None:
+                self._use_meter(self._make_meter(value))
             self.last_poll = POLL_NONE
             if not settings.name and self.broadcaster is not None:
                 self.broadcaster.set_name(default_name(settings))

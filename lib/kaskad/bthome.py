@@ -51,7 +51,7 @@ value lists, bytes written one by one (slices allocate), a cached memoryview per
 CCM in place (tests/vm/check_bthome.py measures it on the MicroPython VM).
 """
 
-from kaskad import meter
+from kaskad import reading as fields
 from kaskad.clock import ticks_add, ticks_less
 
 try:
@@ -87,6 +87,7 @@ RARE_EVERY = const(4)  # every 4th B slot whose values were already on air goes 
 HOLD_MS = const(4500)  # after boot only the name goes out: HA forgets packet ids after 4 s
 BATTERY_LOW_PCT = const(10)  # the meter's battery at or below this: "battery low"
 MAX_SERIAL = const(13)  # text bytes of the serial that fit an encrypted packet (15 - 2)
+MAX_SERIAL_PLAIN = const(19)  # ... and a plain one (23 - packet id 2 - 2): a CE-102M's has 15
 
 COUNTER_BLOCK_FIRST = const(1024)  # counters reserved by the first store write after a boot
 COUNTER_BLOCK_MAX = const(32768)  # the reservation doubles up to this
@@ -111,10 +112,13 @@ OBJ_RAW = const(0x54)  # length-prefixed bytes: HA's "Raw" sensor shows them as 
 DI_PLAIN = const(0x40)  # BTHome v2, not encrypted, regular interval
 DI_ENCRYPTED = const(0x41)
 
-# The meter's status flags (kaskad.mirtek.FLAGS): P1, P2, P3 (seals), M1, M2 (magnetic field)
-# in flags A; ND (emergency) in flags B.
-_TAMPER_BITS_A = const(0x3E)
-_EMERGENCY_BIT_B = const(0x20)
+# Flags by meaning (kaskad.reading) behind each binary object: tamper = a seal open or a magnetic
+# field; battery low = the meter's battery flags (with the % at or below BATTERY_LOW_PCT);
+# problem = not answering, or the meter reports an internal error. The relay (FLAG_RELAY_OFF) has
+# no object: an encrypted status packet has no room left for it (15 bytes of objects).
+_TAMPER_FLAGS = (fields.FLAG_SEAL_TERMINAL_OPEN | fields.FLAG_SEAL_CASE_OPEN | fields.FLAG_SEAL_MODULE_OPEN
+                 | fields.FLAG_MAGNET_DC | fields.FLAG_MAGNET_AC)
+_BATTERY_FLAGS = fields.FLAG_BATTERY_LOW | fields.FLAG_BATTERY_EXPIRED
 
 _AD_FLAGS = const(0x01)
 _AD_SERVICE_DATA = const(0x16)
@@ -423,16 +427,29 @@ class Broadcaster:
         return True
 
     def _read_energy(self, reading, now_ms, max_age_ms, silent):
+        """The tariffs the meter offers, from T1 on (at most three): the receiver numbers energy
+        objects by their place, so a gap would publish T3 as energy_2, and their count must not
+        change while the meter is the same (one object is HA's "energy", several "energy_1"...).
+        A tariff the meter gave once and that went stale leaves them all out. A meter that gives
+        its total only (one tariff) sends that as the one energy object."""
         new = self._new[PACKET_A]
+        offered = 0
+        while offered < 3 and (reading.get(fields.ENERGY_T1 + offered, now_ms, max_age_ms) is not None
+                               or reading.is_stale(fields.ENERGY_T1 + offered, now_ms, max_age_ms)):
+            offered += 1
         complete = True
         too_big = False
         for i in range(3):
-            value = reading.get(meter.ENERGY_T1 + i, now_ms, max_age_ms)
-            if value is None:
+            value = reading.get(fields.ENERGY_T1 + i, now_ms, max_age_ms) if i < offered else None
+            if i < offered and value is None:
                 complete = False
-            elif value < 0 or value > MAX_U32:
+            elif value is not None and (value < 0 or value > MAX_U32):
                 too_big = True
             new[i] = value
+        if offered == 0:
+            total = reading.get(fields.TOTAL, now_ms, max_age_ms)
+            too_big = total is not None and not 0 <= total <= MAX_U32
+            new[0] = total
         if not too_big:
             self._flagged &= ~_FLAG_ENERGY_RANGE
         elif self._raise_flag(_FLAG_ENERGY_RANGE):
@@ -446,10 +463,10 @@ class Broadcaster:
 
     def _read_instant(self, reading, now_ms, max_age_ms, silent):
         new = self._new[PACKET_B]
-        battery = self._fits(reading.get(meter.BATTERY, now_ms, max_age_ms), MAX_U8, _FLAG_BATTERY_RANGE, "battery %")
+        battery = self._fits(reading.get(fields.BATTERY, now_ms, max_age_ms), MAX_U8, _FLAG_BATTERY_RANGE, "battery %")
         new[0] = battery
-        new[1] = self._fits(reading.get(meter.POWER, now_ms, max_age_ms), MAX_U24, _FLAG_POWER_RANGE, "power 0.01 W")
-        current = reading.get(meter.CURRENT, now_ms, max_age_ms)
+        new[1] = self._fits(reading.get(fields.POWER, now_ms, max_age_ms), MAX_U24, _FLAG_POWER_RANGE, "power 0.01 W")
+        current = reading.get(fields.CURRENT, now_ms, max_age_ms)
         if current is not None and current > MAX_U16:
             if self._raise_flag(_FLAG_CURRENT_CLAMPED):
                 self._report("bthome: current %d mA is more than BTHome carries (65535 mA): "
@@ -458,18 +475,18 @@ class Broadcaster:
         else:
             self._flagged &= ~_FLAG_CURRENT_CLAMPED
         new[2] = self._fits(current, MAX_U16, 0, "current mA")
-        voltage = reading.get(meter.VOLTAGE, now_ms, max_age_ms)
+        voltage = reading.get(fields.VOLTAGE, now_ms, max_age_ms)
         if voltage is not None:
             voltage = (voltage + 5) // 10  # 0.01 V -> 0.1 V, half up
         new[3] = self._fits(voltage, MAX_U16, _FLAG_VOLTAGE_RANGE, "voltage 0.1 V")
-        new[4] = None if battery is None else battery <= BATTERY_LOW_PCT
-        new[5] = silent
-        if reading.flags(now_ms, max_age_ms):
-            new[6] = bool(reading.flags_b & _EMERGENCY_BIT_B)
-            new[7] = bool(reading.flags_a & _TAMPER_BITS_A)
-        else:
-            new[6] = None
-            new[7] = None
+        low = _any_flag(reading, _BATTERY_FLAGS, now_ms, max_age_ms)
+        if battery is not None and (low is None or not low):
+            low = battery <= BATTERY_LOW_PCT
+        new[4] = low
+        error = _any_flag(reading, fields.FLAG_METER_ERROR, now_ms, max_age_ms)
+        new[5] = silent or error is True
+        new[6] = _any_flag(reading, fields.FLAG_EMERGENCY, now_ms, max_age_ms)
+        new[7] = _any_flag(reading, _TAMPER_FLAGS, now_ms, max_age_ms)
 
     def _read_status(self, reading, now_ms, max_age_ms):
         b = self._new[PACKET_B]
@@ -483,7 +500,7 @@ class Broadcaster:
             self._made_of = made
             self._made = _date_bcd(made)
             if made is not None and self._made is None:
-                self._report("bthome: date of manufacture %r is not DD.MM.YYYY: not sent" % (made,))
+                self._report("bthome: date of manufacture %r is not YYYY-MM-DD (or DD.MM.YYYY): not sent" % (made,))
         new[4] = self._made
 
     def _read_identity(self, reading):
@@ -491,9 +508,12 @@ class Broadcaster:
         if serial is not self._serial_of:
             self._serial_of = serial
             raw = None if serial is None else serial.encode("utf-8")
-            if raw is not None and not 0 < len(raw) <= MAX_SERIAL:
-                self._report("bthome: serial number %r is not 1-%d bytes: not sent" % (serial, MAX_SERIAL))
+            if raw is not None and not 0 < len(raw) <= MAX_SERIAL_PLAIN:
+                self._report("bthome: serial number %r is not 1-%d bytes: not sent" % (serial, MAX_SERIAL_PLAIN))
                 raw = None
+            elif raw is not None and len(raw) > MAX_SERIAL and self._ccm is not None:
+                self._report("bthome: serial number %r is over %d bytes: not sent while encrypted" % (
+                    serial, MAX_SERIAL))
             self._serial = raw
         self._new[RARE_IDENTITY][0] = self._serial
 
@@ -527,13 +547,15 @@ class Broadcaster:
         out = self._objects[PACKET_A]
         values = self._values[PACKET_A]
         at = self._take_pid(out)
-        wide = plain or (values[0] is not None and (
-            values[0] > MAX_U24 or values[1] > MAX_U24 or values[2] > MAX_U24))
+        wide = plain
+        for i in range(3):
+            if values[i] is not None and values[i] > MAX_U24:
+                wide = True
         if plain:
             at = _binary(out, at, OBJ_PROBLEM, values[3])
-        if values[0] is not None:
-            for i in range(3):
-                value = values[i]
+        for i in range(3):
+            value = values[i]
+            if value is not None:
                 out[at] = OBJ_ENERGY_32 if wide else OBJ_ENERGY_24
                 out[at + 1] = value & 0xFF
                 out[at + 2] = (value >> 8) & 0xFF
@@ -584,9 +606,10 @@ class Broadcaster:
         return at
 
     def _compose_identity(self, plain):
-        """[pid] the serial number as text: at most 17 / 15 bytes; 0 when unknown."""
+        """[pid] the serial number as text: at most 23 / 15 bytes; 0 when unknown (or too long to go
+        encrypted)."""
         serial = self._values[RARE_IDENTITY][0]
-        if serial is None:
+        if serial is None or (not plain and len(serial) > MAX_SERIAL):
             return 0
         out = self._objects[RARE_IDENTITY]
         at = self._take_pid(out)
@@ -679,13 +702,30 @@ def _name_ad(raw, limit):
     return bytes((len(raw) + 1, kind)) + raw
 
 
+def _any_flag(reading, bits, now_ms, max_age_ms):
+    """True when one of the FLAG_* ``bits`` that the meter reports is set, False when none is,
+    None when it reports none of them (or its flags are stale): the object is left out."""
+    if not reading.flags_known & bits:
+        return None
+    if not reading.flags(now_ms, max_age_ms):
+        return None
+    return bool(reading.flag_bits & bits)
+
+
 def _date_bcd(text):
-    """"DD.MM.YYYY" -> 0xDDMMYYYY as BCD digits (HA's Raw sensor then shows "DDMMYYYY"); None
-    for anything else."""
-    if text is None or len(text) != 10 or text[2] != "." or text[5] != ".":
+    """"YYYY-MM-DD" (kaskad.reading), or "DD.MM.YYYY" (the KASKAD-1-MT's factory string, as its
+    driver passes it on) -> 0xDDMMYYYY as BCD digits (HA's Raw sensor then shows "DDMMYYYY", as
+    the first firmware sent it); None for anything else."""
+    if text is None or len(text) != 10:
+        return None
+    if text[4] == "-" and text[7] == "-":
+        order = (8, 9, 5, 6, 0, 1, 2, 3)
+    elif text[2] == "." and text[5] == ".":
+        order = (0, 1, 3, 4, 6, 7, 8, 9)
+    else:
         return None
     value = 0
-    for i in (0, 1, 3, 4, 6, 7, 8, 9):
+    for i in order:
         digit = ord(text[i]) - 48
         if not 0 <= digit <= 9:
             return None

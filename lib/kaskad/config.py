@@ -7,6 +7,8 @@ is a read value of at most STATUS_MAX (88) bytes; a central fetches it with a lo
 """
 
 from kaskad.clock import ticks_add, ticks_diff
+from kaskad.reading import (FLAG_EMERGENCY, FLAG_IMBALANCE, FLAG_MAGNET_AC, FLAG_MAGNET_DC, FLAG_RELAY_OFF,
+                            FLAG_SEAL_CASE_OPEN, FLAG_SEAL_MODULE_OPEN, FLAG_SEAL_TERMINAL_OPEN)
 
 try:
     from micropython import const
@@ -55,6 +57,35 @@ class ClaimWindow:
         return False
 
 
+# The METER answer's flag bytes keep format 1's layout, the KASKAD-1-MT's status bytes (the
+# owner's tools name the bits by it): (flag by meaning, 1 for byte A or 2 for byte B, bit). A flag
+# without a place here (battery low, meter error...) is not in the METER answer.
+METER_FLAG_BITS = (
+    (FLAG_SEAL_TERMINAL_OPEN, 1, 1), (FLAG_SEAL_CASE_OPEN, 1, 2), (FLAG_SEAL_MODULE_OPEN, 1, 3),
+    (FLAG_MAGNET_DC, 1, 4), (FLAG_MAGNET_AC, 1, 5), (FLAG_EMERGENCY, 2, 5), (FLAG_IMBALANCE, 2, 7),
+    (FLAG_RELAY_OFF, 2, 3),
+)
+
+
+def meter_flag_bytes(flags, known):
+    """FLAG_* bits as the METER answer's bytes A and B, and whether the meter reports any of them
+    (a meter whose flags have no place here, as a CE-102M's, answers "none read")."""
+    a = 0
+    b = 0
+    valid = False
+    for flag, byte, bit in METER_FLAG_BITS:
+        valid = valid or bool(known & flag)
+        if flags & flag:
+            if byte == 1:
+                a |= 1 << bit
+            else:
+                b |= 1 << bit
+    return a, b, valid
+
+
+STATUS_ADDRESS_WIDE = const(0xFFFF)  # the address does not fit 16 bits (a Mercury-206 serial)
+
+
 def status(challenge, version, owned, encrypted, claimable, meter_address, generation,
            poll_seconds, last_poll, serial, made, key_refused=False):
     """The public status (read, unsealed), at most STATUS_MAX bytes, little-endian:
@@ -65,8 +96,8 @@ def status(challenge, version, owned, encrypted, claimable, meter_address, gener
               until the file is fixed or the owner sets a key (or none)
         2 11  this connection's challenge
        13  3  firmware version major, minor, patch
-       16  2  meter address (0: not set)
-       18  1  meter generation (mirtek.GEN_*)
+       16  2  meter address (0: not set; STATUS_ADDRESS_WIDE: 65535 or more, see the serial)
+       18  1  meter generation: 0 (format 1 gave MIRTEK's here; the reading has no generation)
        19  4  poll period, seconds
        23  1  last poll result (the caller's code: 0 none yet, 1 ok, 2 failed)
        24  1  serial length s (0: unknown), then s bytes of ASCII (at most 31)
@@ -82,6 +113,8 @@ def status(challenge, version, owned, encrypted, claimable, meter_address, gener
     out[14] = version[1]
     out[15] = version[2]
     address = meter_address or 0
+    if address > STATUS_ADDRESS_WIDE:
+        address = STATUS_ADDRESS_WIDE
     out[16] = address & 0xFF
     out[17] = address >> 8
     out[18] = generation & 0xFF

@@ -7,7 +7,7 @@ On the board the sink prints text to USB serial; the PC runner swaps in a JSON s
 ``set_sink``. Lines are built only once per event, never in a tight loop.
 """
 
-from kaskad import meter, mirtek
+from kaskad import reading as fields
 
 _POW10 = (1, 10, 100, 1000)
 
@@ -31,19 +31,17 @@ def uptime(now_ms):
 class TextSink:
     """Human-readable lines, as a user sees them on the board's serial console."""
 
-    def reading(self, uptime_ms, now_ms, reading, max_age_ms, fields):
-        def value(field, places):
-            return fixed(reading.get(field, now_ms, max_age_ms), places)
-
-        tariffs = " ".join("T%d %s" % (i + 1, value(meter.ENERGY_T1 + i, 3)) for i in range(4))
-        flags = [name for name, index, bit in mirtek.FLAGS if flag_value(reading, index, bit)]
-        stale = [meter.FIELD_NAMES[f] for f in fields if reading.is_stale(f, now_ms, max_age_ms)]
-        print("%s meter %s (%s): %s total %s kWh | %s V %s A %s W | battery %s %% | %s%s" % (
-            uptime(uptime_ms), reading.address, mirtek.GENERATION_NAMES[reading.generation] or "?",
-            tariffs, value(meter.TOTAL, 3), value(meter.VOLTAGE, 2), value(meter.CURRENT, 3),
-            value(meter.POWER, 2), value(meter.BATTERY, 0),
-            ("flags: " + ", ".join(flags)) if flags else (
-                "flags clear" if reading.flags_a is not None or reading.flags_b is not None else "flags unknown"),
+    def reading(self, uptime_ms, now_ms, reading, max_age_ms, fields_):
+        """One line; what the meter does not offer is left out (the family has no such value)."""
+        parts = []
+        for field in range(fields.FIELD_COUNT):
+            value = reading.get(field, now_ms, max_age_ms)
+            if value is not None or reading.is_stale(field, now_ms, max_age_ms):
+                parts.append(_SHOWN[field] % fixed(value, _PLACES[field]))
+        stale = [fields.FIELD_NAMES[f] for f in fields_ if reading.is_stale(f, now_ms, max_age_ms)]
+        print("%s meter %s %s (%s): %s | %s%s" % (
+            uptime(uptime_ms), reading.family, "-" if reading.address is None else reading.address,
+            reading.model or "?", " ".join(parts) or "no values", flags_text(reading, now_ms, max_age_ms),
             (" | stale: " + ", ".join(stale)) if stale else ""))
 
     def error(self, uptime_ms, what):
@@ -53,10 +51,23 @@ class TextSink:
         print("%s %s" % (uptime(uptime_ms), text))
 
 
-def flag_value(reading, index, bit):
-    """A status flag as True/False, or None before any reply carried the status bytes."""
-    status = reading.flags_a if index == 1 else reading.flags_b
-    return None if status is None else bool(status & (1 << bit))
+# Each field of kaskad.reading in the reading line, in its order: how it is shown, decimal places
+_SHOWN = ("T1 %s", "T2 %s", "T3 %s", "T4 %s", "total %s kWh", "%s V", "%s A", "%s W", "battery %s %%", "%s VA")
+_PLACES = b"\x03\x03\x03\x03\x03\x02\x03\x02\x00\x02"
+
+
+def flags(reading, now_ms, max_age_ms):
+    """(name, True/False/None) of every flag by meaning: None where the meter does not report
+    it, or its last status is older than max_age_ms."""
+    return [(name, reading.flag(bit, now_ms, max_age_ms)) for bit, name in fields.FLAG_NAMES]
+
+
+def flags_text(reading, now_ms, max_age_ms):
+    known = [(name, on) for name, on in flags(reading, now_ms, max_age_ms) if on is not None]
+    if not known:
+        return "flags unknown"
+    on = [name for name, value in known if value]
+    return ("flags: " + ", ".join(on)) if on else "flags clear"
 
 
 _sink = TextSink()

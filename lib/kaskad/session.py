@@ -87,7 +87,8 @@ class ConfigSession:
     ``meter()``: the METER answer's data (at most 13 bytes; App.meter_state), or None: empty.
     """
 
-    def __init__(self, challenge, store, clock, window, file_prints, apply, act, report, meter=None):
+    def __init__(self, challenge, store, clock, window, file_prints, apply, act, report, meter=None,
+                 family=None):
         if len(challenge) != CHALLENGE_LEN:
             raise ValueError("challenge must be %d bytes" % CHALLENGE_LEN)
         self.challenge = bytes(challenge)
@@ -99,6 +100,7 @@ class ConfigSession:
         self._act = act
         self._report = report
         self._meter = meter
+        self._family = family  # the meter family the address is checked against (None: the default)
         self._started = clock.now_ms()
         self._key = None  # the owner key this connection proved, once it has
         self._ccm = None
@@ -244,10 +246,13 @@ class ConfigSession:
             self._report("config: factory reset: owners and overrides forgotten")
             self._act(ACT_FACTORY_RESET)
             return OK, b"", True
-        if op == OP_SET_ADDRESS:
-            if size != 2:
+        if op == OP_SET_ADDRESS:  # u16, or u32 for a family whose addresses go further (Mercury-206)
+            if size != 2 and size != 4:
                 return E_BAD_LENGTH, b"", False
-            return self._set("KASKAD_METER_ADDRESS", p[1] | p[2] << 8), b"", False
+            address = p[1] | p[2] << 8
+            if size == 4:
+                address |= p[3] << 16 | p[4] << 24
+            return self._set("KASKAD_METER_ADDRESS", address), b"", False
         if op == OP_SET_POLL:
             if size != 4:
                 return E_BAD_LENGTH, b"", False
@@ -301,7 +306,7 @@ class ConfigSession:
         return E_UNKNOWN_COMMAND, b"", False
 
     def _set(self, key, raw):
-        value, problem = validate(key, raw)
+        value, problem = validate(key, raw, self._family)
         if problem is not None:
             self._report("config: %s = %r refused: %s" % (key, raw, problem))
             return E_BAD_VALUE

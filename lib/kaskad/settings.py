@@ -17,12 +17,18 @@ wins over a file value that has not changed since.
 
 import binascii
 
+from kaskad import meters
+
 INT = 0
 PIN = 1  # a board pin name, as text: "TX"
 TEXT = 2  # free text; lowest/highest bound its length in UTF-8 bytes
 KEY = 3  # an AES-128 key as 32 hex digits, or "" for none
 CHOICE = 4  # one of the words in LOG_LEVELS
 BAUD = 5  # a whole number, one of BAUD_RATES
+FAMILY = 6  # a meter family's name (kaskad.meters)
+ADDRESS = 7  # a whole number in the range of the meter family's address (ADDRESS_MIN..ADDRESS_MAX)
+
+DEFAULT_FAMILY = "kaskad-1-mt"
 
 LOG_LEVELS = ("error", "info", "debug")
 # The rates the nRF52840's UARTE makes (ports/nordic/common-hal/busio/UART.c get_nrf_baud(): any
@@ -31,8 +37,12 @@ LOG_LEVELS = ("error", "info", "debug")
 BAUD_RATES = (1200, 2400, 4800, 9600, 14400, 19200, 28800, 31250, 38400, 56000, 57600, 76800, 115200)
 
 # (key, kind, default, lowest, highest, meaning)
+# KASKAD_METER comes first: the range and meaning of the address, and the baud rate's default,
+# are the family's (ADDRESS rows take lowest, highest and meaning from it; the row's are
+# KASKAD-1-MT's, for the documentation), and KASKAD_BAUD left out of the file takes its BAUD.
 SCHEMA = (
-    ("KASKAD_METER_ADDRESS", INT, None, 1, 65534, "the ID on the meter's display (ID-xxxxx)"),
+    ("KASKAD_METER", FAMILY, DEFAULT_FAMILY, 0, 0, "the meter family"),
+    ("KASKAD_METER_ADDRESS", ADDRESS, None, 1, 65534, "the ID on the meter's display (ID-xxxxx)"),
     ("KASKAD_POLL_SECONDS", INT, 60, 5, 86400, "seconds between two polls of the meter"),
     ("KASKAD_MAX_AGE_SECONDS", INT, 300, 10, 259200, "a value older than this is no longer published"),
     ("KASKAD_BINDKEY", KEY, None, 32, 32, "the BTHome encryption key: 32 hex digits, or empty for none"),
@@ -41,7 +51,7 @@ SCHEMA = (
     ("KASKAD_ADV_SWITCH_MS", INT, 3000, 100, 60000, "milliseconds each of the two packets stays on air"),
     ("KASKAD_UART_TX", PIN, "TX", 1, 16, "board pin wired to the optical head's transmitter"),
     ("KASKAD_UART_RX", PIN, "RX", 1, 16, "board pin wired to the optical head's receiver"),
-    ("KASKAD_BAUD", BAUD, 9600, 1200, 115200, "the meter's optical port speed (8N1)"),
+    ("KASKAD_BAUD", BAUD, 9600, 1200, 115200, "the meter's optical port speed (default: the family's)"),
     ("KASKAD_RETRIES", INT, 2, 0, 5, "extra attempts of a failed exchange with the meter"),
     ("KASKAD_REPLY_TIMEOUT_MS", INT, 1000, 50, 5000, "how long to wait for the meter's reply to start"),
     ("KASKAD_BUTTON", PIN, "SWITCH", 1, 16, "board pin of the button (to ground)"),
@@ -55,6 +65,7 @@ _PREFIX = "KASKAD_"
 class Settings:
     """The validated settings as attributes, named after the key without ``KASKAD_``."""
 
+    meter: str
     meter_address: "int | None"
     poll_seconds: int
     max_age_seconds: int
@@ -79,6 +90,11 @@ class Settings:
     # instance its own file_fingerprints.
     # the file holds a KASKAD_BINDKEY that cannot be used: withhold the readings (fail closed)
     bindkey_refused = False
+    family = None  # the kaskad.meters family package KASKAD_METER names (set by load)
+
+
+def address_needed(family):
+    return family.ADDRESS_MIN is not None
 
 
 def attribute(key):
@@ -138,6 +154,10 @@ def load(read_setting, report, file_keys=(), store=None):
                    "meant %s" % (key, written[key], raw, written[key].lstrip("+-0") or "0"))
         if raw is not None and not _apply(settings, row, raw, report, "", written.get(key)) and row[1] == KEY:
             settings.bindkey_refused = True
+        if row[1] == FAMILY:
+            settings.family = meters.load(settings.meter)
+        elif row[1] == BAUD:
+            _family_baud(settings, raw is not None, report)
     if "KASKAD_BINDKEY" in getattr(file_keys, "unseen", ()):
         settings.bindkey_refused = True
         report("KASKAD_BINDKEY is in settings.toml where the board cannot read it (see above); "
@@ -182,24 +202,50 @@ def _reason(error):
     return text[:40] + ": text goes in double quotes, numbers bare"
 
 
-def validate(key, raw):
-    """(value, None) when ``raw`` is acceptable for ``key``, else (None, what is accepted)."""
+def validate(key, raw, family=None):
+    """(value, None) when ``raw`` is acceptable for ``key`` (the address: for ``family``, the
+    default family if None), else (None, what is accepted)."""
     row = spec(key)
     if row is None:
         return None, "unknown key"
-    return _check(row[1], raw, row[3], row[4])
+    if row[1] == ADDRESS and family is None:
+        family = meters.load(DEFAULT_FAMILY)
+    return _check(_for_family(row, family), raw)
+
+
+def _for_family(row, family):
+    """The row with an address's range and meaning taken from ``family``."""
+    if row[1] != ADDRESS:
+        return row
+    return (row[0], ADDRESS, None, family.ADDRESS_MIN, family.ADDRESS_MAX,
+            "%s: %s" % (family.NAME, family.ADDRESS_MEANS))
 
 
 def _apply(settings, row, raw, report, origin, as_written=None):
     """Set one value; a rejected one is reported (as the file wrote it, when known) and False."""
+    row = _for_family(row, settings.family)
     key, kind, default, lowest, highest, meaning = row
-    value, problem = _check(kind, raw, lowest, highest)
+    shown = as_written if as_written and (type(raw) is int or type(raw) is bool) else repr(raw)
+    value, problem = _check(row, raw)
     if problem is None:
         setattr(settings, attribute(key), value)
         return True
-    shown = as_written if as_written and (type(raw) is int or type(raw) is bool) else repr(raw)
+    if kind == ADDRESS and lowest is None:
+        report("%s = %s%s ignored: a %s has no address (%s)" % (key, shown, origin, settings.family.NAME,
+                                                              settings.family.ADDRESS_MEANS))
+        return False
     report("%s = %s%s rejected: %s (%s); %s" % (key, shown, origin, problem, meaning, _instead(row)))
     return False
+
+
+def _family_baud(settings, in_file, report):
+    """KASKAD_BAUD left out: the family's rate. Set to another: used as set, and said."""
+    family = settings.family
+    if not in_file:
+        settings.baud = family.BAUD
+    elif settings.baud != family.BAUD:
+        report("KASKAD_BAUD = %d is not the rate a %s talks (%d): using %d as set; leave KASKAD_BAUD "
+               "out to use the family's" % (settings.baud, family.NAME, family.BAUD, settings.baud))
 
 
 def _apply_overrides(settings, store, report):
@@ -230,7 +276,19 @@ def _check_together(settings, report):
         settings.adv_switch_ms = settings.adv_interval_ms
 
 
-def _check(kind, raw, lowest, highest):
+def _check(row, raw):
+    kind, lowest, highest = row[1], row[3], row[4]
+    if kind == FAMILY:
+        if raw in meters.names():
+            return raw, None
+        return None, "expected one of: " + ", ".join(meters.names())
+    if kind == ADDRESS:
+        if lowest is None:
+            return None, "this meter has no address"
+        value = _whole_number(raw)
+        if value is None or not lowest <= value <= highest:
+            return None, "expected a whole number, %d..%d" % (lowest, highest)
+        return value, None
     if kind == BAUD:
         value = _whole_number(raw)
         if value not in BAUD_RATES:

@@ -9,7 +9,7 @@ import gc
 
 import aesio
 
-from kaskad import bthome, meter
+from kaskad import bthome, reading as fields
 from kaskad.ccm import CCM
 
 MAC = bytes([0xC8, 0x1D, 0xF5, 0xED, 0xA8, 0x35])  # display order
@@ -22,14 +22,14 @@ def hexbytes(text):
 
 
 def reading(values, now=0):
-    r = meter.Reading()
-    for field in range(meter.FIELD_COUNT):
+    r = fields.Reading()
+    for field in range(fields.FIELD_COUNT):
         if values[field] is not None:
             r.set(field, values[field], now)
     return r
 
 
-NONE = [None] * meter.FIELD_COUNT
+NONE = [None] * fields.FIELD_COUNT
 
 
 def open_sealed(key, nonce, sealed, mic):
@@ -106,10 +106,10 @@ for i in range(7):  # packet A alone changes and goes on air 7 times: ids 0..6
     # the first time the problem flag (off) is new in both packets
     assert b.update(reading(values), 0, 1000) == (bthome.CHANGED_A | bthome.CHANGED_B if i == 0 else bthome.CHANGED_A)
     assert b.packet(bthome.PACKET_A)[9] == i
-values[meter.BATTERY] = 96
-values[meter.POWER] = 123000
-values[meter.CURRENT] = 5432
-values[meter.VOLTAGE] = 22990  # 229.90 V
+values[fields.BATTERY] = 96
+values[fields.POWER] = 123000
+values[fields.CURRENT] = 5432
+values[fields.VOLTAGE] = 22990  # 229.90 V
 assert b.update(reading(values), 0, 1000) == bthome.CHANGED_B
 assert bytes(b.packet(bthome.PACKET_B)) == hexbytes(
     "02 01 06 16 16 D2 FC 40 00 07 01 60 0B 78 E0 01 15 00 26 00 43 38 15 4A FB 08")
@@ -130,7 +130,7 @@ assert lines == [], lines
 
 # --- a stale value is left out, never repeated ----------------------------------------------------
 r = reading(values, 0)
-r.set(meter.VOLTAGE, 23000, 5000)  # voltage confirmed later than the rest
+r.set(fields.VOLTAGE, 23000, 5000)  # voltage confirmed later than the rest
 assert b.update(r, 5000, 4000) == bthome.CHANGED_A | bthome.CHANGED_B
 # every tariff is stale: A carries the problem flag (on) alone, B the voltage and the flag
 assert bytes(b.packet(bthome.PACKET_A)) == hexbytes("02 01 06 08 16 D2 FC 40 00 09 26 01")
@@ -138,10 +138,10 @@ assert bytes(b.packet(bthome.PACKET_B)) == hexbytes("02 01 06 0B 16 D2 FC 40 00 
 
 # --- encrypted packet B against AESCCM: counter 0, then a counter resumed from the store --------
 values = list(NONE)
-values[meter.BATTERY] = 96
-values[meter.POWER] = 123000
-values[meter.CURRENT] = 5432
-values[meter.VOLTAGE] = 22990
+values[fields.BATTERY] = 96
+values[fields.POWER] = 123000
+values[fields.CURRENT] = 5432
+values[fields.VOLTAGE] = 22990
 # plaintext 0B 78 E0 01 26 00 43 38 15 4A FB 08: power, problem, current, voltage (encrypted B
 # leaves the battery to the status packet and carries no packet id)
 for stored, counter, sealed in ((None, 0, "6a4bf62e842c2aa52c9197c07cba5856"),
@@ -176,7 +176,7 @@ assert plain == hexbytes("4D 00 00 00 01 4D 05 00 00 00 4D 00 00 00 00"), plain
 # --- each time a packet goes on air it takes the next id and, encrypted, the next counter --------
 e = bthome.Broadcaster(MAC, "KASKAD 20109", KEY, bthome.MemoryCounterStore(500), lines.append, hold_ms=0)
 values = list(NONE)
-values[meter.VOLTAGE] = 23000
+values[fields.VOLTAGE] = 23000
 e.update(reading(values), 0, 1000)
 plains = []
 for expected_counter in (500, 501, 502):
@@ -191,13 +191,13 @@ for expected_counter in (500, 501, 502):
 assert plains == [hexbytes("26 00 4A FC 08"), hexbytes("00 00 26 00"), hexbytes("26 00 4A FC 08")], plains
 
 # --- figures: bytes per advertisement ---------------------------------------------------------
-full = [12345678, 2345, 0, 0, 12350023, 23000, 5432, 123000, 96]
+full = [12345678, 2345, 0, 0, 12350023, 23000, 5432, 123000, 96, None]  # no apparent power
 sizes = []
 for key, t1 in ((None, 12345678), (KEY, 12345678), (KEY, 16777216)):
     full[0] = t1
     br = bthome.Broadcaster(MAC, "KASKAD 20109", key, bthome.MemoryCounterStore(), lines.append, hold_ms=0)
     rd = reading(full)
-    rd.flags_a, rd.flags_b, rd.flags_ms = 0, 0, 0  # every flag known: B at its largest
+    rd.set_flags(0, 0x7FF, 0)  # every flag known: B at its largest
     br.update(rd, 0, 1000)
     sizes.append((len(br.packet(bthome.PACKET_A)), len(br.packet(bthome.PACKET_B))))
 print("bytes per advertisement: plain A %d, B %d; encrypted A %d (0x0A energies) or %d (0x4D), B %d"
@@ -215,14 +215,14 @@ def aes_blocks():
 def measure(key, updates, switches_only):
     store = bthome.MemoryCounterStore()
     br = bthome.Broadcaster(MAC, "KASKAD 20109", key, store, lines.append, hold_ms=0)
-    rd = meter.Reading()
-    rd.flags_a, rd.flags_b, rd.flags_ms = 0x02, 0, 0
-    rd.serial, rd.made = "3171112520109", "04.10.2017"  # the rare packets come round too
-    for field in range(meter.FIELD_COUNT):
-        rd.set(field, 1000 if field != meter.BATTERY else 90, 0)
+    rd = fields.Reading()
+    rd.set_flags(fields.FLAG_SEAL_TERMINAL_OPEN, 0x7FF, 0)
+    rd.serial, rd.made = "3171112520109", "2017-10-04"  # the rare packets come round too
+    for field in range(fields.FIELD_COUNT):
+        rd.set(field, 1000 if field != fields.BATTERY else 90, 0)
     for i in range(20):  # warm up: views of every length, the counter block
         rd.set(0, 1000 + i, 0)
-        rd.set(meter.POWER, 5000 + i, 0)
+        rd.set(fields.POWER, 5000 + i, 0)
         br.update(rd, 0, 1000)
         br.packet(bthome.PACKET_A)
         br.packet(bthome.PACKET_B)
@@ -234,7 +234,7 @@ def measure(key, updates, switches_only):
     for i in range(updates):
         if not switches_only:
             rd.set(0, 2000 + i, 0)
-            rd.set(meter.POWER, 6000 + i, 0)
+            rd.set(fields.POWER, 6000 + i, 0)
             changed = br.update(rd, 0, 1000)
         br.packet(bthome.PACKET_A)
         br.packet(bthome.PACKET_B)

@@ -1,6 +1,6 @@
 # vm-heapsize: 192K
 # Runs on the MicroPython VM: the whole application loop (kaskad.app.App) over 1000 meter polls,
-# and whether its heap grows. Real App, OpticalLink, MeterClient, encrypted Broadcaster (aesio from
+# and whether its heap grows. Real App, the KASKAD-1-MT family's Meter on its ByteLink, encrypted Broadcaster (aesio from
 # host/vm/aesio.py), Radio, Button (keypad from host/vm/keypad.py), Led, ClaimWindow, Store and
 # ConfigPort (over an empty _bleio from host/vm: kaskad.gatt needs it only to make its service); the
 # hardware is faked: a UART that answers every MIRTEK request as an old-generation meter whose
@@ -38,6 +38,8 @@ from kaskad.config import ClaimWindow
 from kaskad.gatt import ConfigPort
 from kaskad.led import Led
 from kaskad.radio import Radio
+from kaskad.meters.link import ByteLink
+from kaskad import meters
 from kaskad.settings import Settings
 from kaskad.store import Store
 
@@ -338,6 +340,7 @@ def build(origin_ns=0):
     time = FakeTime(origin_ns)
     clock = Clock(time, time.ticks_ms)
     settings = Settings()
+    settings.family = meters.load("kaskad-1-mt")  # as settings.load does
     settings.meter_address = ADDRESS
     settings.bindkey = KEY
     meter = FakeMeter()
@@ -362,7 +365,9 @@ def build(origin_ns=0):
     window.open()
     pin = FakePin()
     dog = FakeWatchdog()
-    app = App(settings, uart, clock, broadcaster, radio, window, store, Button(NoEvents()),
+    link = ByteLink(uart, clock, settings.baud, settings.reply_timeout_ms, retries=settings.retries)
+    family_meter = settings.family.Meter(link, clock, settings.meter_address, report)  # as code.py builds it
+    app = App(settings, family_meter, clock, broadcaster, radio, window, store, Button(NoEvents()),
               Led(pin, clock.now_ms()), dog, lambda: problems.append("the loop reset the board"))
 
     def make_session(challenge):

@@ -1,7 +1,6 @@
 # Runs on the MicroPython VM: a whole poll of the KASKAD-1-MT family's client through the meters'
 # link, with a scripted UART that answers each request with a reply built here, and a counting clock.
 from kaskad.clock import Clock
-from kaskad.link import OpticalLink
 from kaskad.meters import kaskad_1_mt
 from kaskad.meters.kaskad_1_mt import frame as mirtek
 from kaskad.meters.link import ByteLink
@@ -113,18 +112,4 @@ commands = [frame[8] for frame in uart.sent]
 # the first energy read of a meter is confirmed by a second one
 assert commands == [0x01, 0x0A, 0x0A, 0x05, 0x05, 0x1E, 0x29, 0x2D, 0x2C], commands
 
-# the MIRTEK-shaped client the app still builds, on the link under its old name
-from kaskad.meter import MeterClient  # noqa: E402
-
-uart.sent.clear()
-old = MeterClient(OpticalLink(uart, clock, 9600), clock, ADDRESS, errors.append)
-assert old.poll(), errors
-assert old.reading.generation == mirtek.GEN_OLD and old.reading.flags_a == 0x04 and old.reading.flags_b == 0
-assert old.reading.get(TOTAL, clock.now_ms(), 1000) == 1888880
-from kaskad import mirtek as console_names  # noqa: E402  (what the console prints them by)
-
-assert console_names.GENERATION_NAMES[old.reading.generation] == "old"
-raised = [name for name, index, bit in console_names.FLAGS
-          if (old.reading.flags_a if index == 1 else old.reading.flags_b) >> bit & 1]
-assert raised == ["seal_case_open"], raised
 print("ok")
