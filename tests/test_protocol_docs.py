@@ -6,7 +6,7 @@
 * Every meter family has its document and its vectors, and the documents and the README point at
   nothing outside the repository (the team's notes beside it are not part of a clone).
 
-The meter families' vectors are checked on both sides by tests/test_mirtek.py, test_sim_meter.py,
+The meter families' vectors are checked on both sides by tests/test_meters_kaskad_1_mt_frame.py, test_sim_meter.py,
 test_meters_*.py and test_sim_*.py.
 """
 

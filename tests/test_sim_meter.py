@@ -1,7 +1,7 @@
 """The simulated meter (host/kaskad_sim) against the protocol document's own vectors.
 
 Expected bytes come from docs/protocols/mirtek.md (sections 1.5, 1.6, 7, 8), read from its vectors
-(docs/protocols/vectors/kaskad-1-mt.json, which tests/test_mirtek.py checks against the firmware's
+(docs/protocols/vectors/kaskad-1-mt.json, which tests/test_meters_kaskad_1_mt_frame.py checks against the firmware's
 driver too), never from the code under test, except where a test states that it checks a
 consistency property.
 """

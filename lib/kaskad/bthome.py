@@ -1,6 +1,6 @@
 """BTHome v2 advertisements of a meter Reading: two alternating packets, plain or AES-CCM encrypted.
 
-What Home Assistant's receiver (``bthome-ble``) does decides the shape; ``shared/protocols/
+What Home Assistant's receiver (``bthome-ble``) does decides the shape; ``docs/protocols/
 bthome.md`` says why. An advertisement is ``02 01 06 | LL 16 D2 FC DI | objects [| counter MIC]``
 and never more than 31 bytes (more would become extended advertising, which most Home Assistant
 scanners never see):
