@@ -64,6 +64,18 @@ class MeterRefused(ReplyError):
         self.code = code
 
 
+
+def step(action, reading, name, report):
+    """One step of a poll: True when ``action(reading)`` succeeded. A reply that is not usable is
+    reported in one line ("name: why") and not raised, so one bad step never ends the poll."""
+    try:
+        action(reading)
+        return True
+    except ReplyError as error:
+        report("%s: %s" % (name, error.what))
+        return False
+
+
 def names():
     return tuple(name for name, _ in FAMILIES)
 

@@ -40,7 +40,7 @@ Choices where the notes are open:
 """
 
 from kaskad import reading as fields
-from kaskad.meters import ReplyError, plausible
+from kaskad.meters import ReplyError, plausible, step
 from kaskad.meters.ce_102m import frame
 
 IDENTITY_TRIES = 3  # polls that try to read the serial number before giving up on it
@@ -99,39 +99,32 @@ class Meter:
     def poll(self, reading):
         """One session; returns True when every step succeeded. Never raises a reply error."""
         reading.ok = False
-        if not self._step(self._open, reading, "identification") or \
-                not self._step(self._option, reading, "option select"):
+        if not step(self._open, reading, "identification", self.report) or \
+                not step(self._option, reading, "option select", self.report):
             self._break()  # a meter left in a session from before starts clean next time
             return False
-        ok = self._step(self._status, reading, "status")
+        ok = step(self._status, reading, "status", self.report)
         if not self._identity_done:
-            serial = self._step(self._serial, reading, "serial number")
+            serial = step(self._serial, reading, "serial number", self.report)
             self._identity_tries += 1
             self._identity_done = serial or self._identity_tries == IDENTITY_TRIES
             ok = serial and ok
-        ok = self._step(self._energy, reading, "energy") and ok
-        ok = self._step(self._power, reading, "power") and ok
-        ok = self._step(self._voltage, reading, "voltage") and ok
-        ok = self._step(self._current, reading, "current") and ok
+        ok = step(self._energy, reading, "energy", self.report) and ok
+        ok = step(self._power, reading, "power", self.report) and ok
+        ok = step(self._voltage, reading, "voltage", self.report) and ok
+        ok = step(self._current, reading, "current", self.report) and ok
         self._break()
         reading.ok = ok
         return ok
 
     def identify(self, reading):
-        ok = self._step(self._open, reading, "identification") and \
-            self._step(self._option, reading, "option select") and \
-            self._step(self._serial, reading, "serial number")
+        ok = step(self._open, reading, "identification", self.report) and \
+            step(self._option, reading, "option select", self.report) and \
+            step(self._serial, reading, "serial number", self.report)
         self._break()
         self._identity_done = True
         return ok
 
-    def _step(self, action, reading, name):
-        try:
-            action(reading)
-            return True
-        except ReplyError as error:
-            self.report("%s: %s" % (name, error.what))
-            return False
 
     def _break(self):
         size = frame.encode_session(self._request, frame.BREAK)

@@ -39,7 +39,7 @@ Choices where the notes are open:
 """
 
 from kaskad import reading as fields
-from kaskad.meters import MeterRefused, ReplyError, plausible
+from kaskad.meters import MeterRefused, ReplyError, plausible, step
 from kaskad.meters.kaskad_11_c1 import frame
 
 _ENERGY_COUNT_WH = 10
@@ -97,13 +97,13 @@ class Meter:
         try:
             if not self._identity_done:
                 ok = self._identify(reading) and ok
-            if not self._step_reading(self._current, reading, "current"):
+            if not step(self._current, reading, "current", self.report):
                 return False  # a three-phase meter, or the meter stopped answering
-            ok = self._step_reading(self._voltage, reading, "voltage") and ok
-            ok = self._step_reading(self._power, reading, "power") and ok
-            ok = self._step_reading(self._energy, reading, "energy") and ok
+            ok = step(self._voltage, reading, "voltage", self.report) and ok
+            ok = step(self._power, reading, "power", self.report) and ok
+            ok = step(self._energy, reading, "energy", self.report) and ok
             if self._made_months >= 0:
-                ok = self._step_reading(self._battery, reading, "battery") and ok
+                ok = step(self._battery, reading, "battery", self.report) and ok
         finally:
             ok = self._step(self._close, "close channel") and ok
         reading.ok = ok
@@ -118,8 +118,8 @@ class Meter:
 
     def _identify(self, reading):
         reading.model = "KASKAD-11-C1"
-        ok = self._step_reading(self._serial, reading, "serial number")
-        ok = self._step_reading(self._made, reading, "date of manufacture") and ok
+        ok = step(self._serial, reading, "serial number", self.report)
+        ok = step(self._made, reading, "date of manufacture", self.report) and ok
         self._identity_tries += 1
         self._identity_done = ok or self._identity_tries == IDENTITY_TRIES  # then stop asking
         return ok
@@ -132,13 +132,6 @@ class Meter:
             self.report("%s: %s" % (name, error.what))
             return False
 
-    def _step_reading(self, action, reading, name):
-        try:
-            action(reading)
-            return True
-        except ReplyError as error:
-            self.report("%s: %s" % (name, error.what))
-            return False
 
     def _ask(self, command, data=b"", param=-1):
         """One exchange; returns the reply's data bytes (after the 4-byte header, before STATUS)

@@ -28,7 +28,7 @@ Choices where the notes are open:
 """
 
 from kaskad import reading as fields
-from kaskad.meters import ReplyError, plausible
+from kaskad.meters import ReplyError, plausible, step
 from kaskad.meters.mercury_206 import frame
 
 _ENERGY_COUNT_WH = 10
@@ -65,33 +65,26 @@ class Meter:
     def poll(self, reading):
         """One cycle; returns True when every step succeeded. Never raises a reply error."""
         reading.ok = False
-        if not self._step(self._serial, reading, "serial number"):
+        if not step(self._serial, reading, "serial number", self.report):
             return False  # the meter is not there: the other steps would only time out
         ok = True
         if not self._identity_done:
-            made = self._step(self._made, reading, "date of manufacture")
+            made = step(self._made, reading, "date of manufacture", self.report)
             self._identity_tries += 1
             self._identity_done = made or self._identity_tries == IDENTITY_TRIES
             ok = made and ok
-        ok = self._step(self._instant, reading, "voltage, current, power") and ok
-        ok = self._step(self._energy, reading, "energy") and ok
-        ok = self._step(self._battery, reading, "battery") and ok
+        ok = step(self._instant, reading, "voltage, current, power", self.report) and ok
+        ok = step(self._energy, reading, "energy", self.report) and ok
+        ok = step(self._battery, reading, "battery", self.report) and ok
         reading.ok = ok
         return ok
 
     def identify(self, reading):
-        ok = self._step(self._serial, reading, "serial number")
-        ok = self._step(self._made, reading, "date of manufacture") and ok
+        ok = step(self._serial, reading, "serial number", self.report)
+        ok = step(self._made, reading, "date of manufacture", self.report) and ok
         self._identity_done = True
         return ok
 
-    def _step(self, action, reading, name):
-        try:
-            action(reading)
-            return True
-        except ReplyError as error:
-            self.report("%s: %s" % (name, error.what))
-            return False
 
     def _ask(self, command, wake_chars=0):
         """One exchange; the reply is in framer.buf, its data from offset 5."""
